@@ -1,0 +1,15 @@
+//! The shared vocabulary of package-importer.
+//!
+//! Everything here is pure: validated package names, job priorities, the exit-code contract
+//! between `import-one` and the driver, and the normalising of error text into failure
+//! signatures. No module in this crate touches the file system, the network or the clock, so
+//! every other crate may depend on it without pulling in IO.
+
+pub mod exit;
+pub mod name;
+pub mod priority;
+pub mod signature;
+
+pub use exit::Exit;
+pub use name::{NameError, PackageName};
+pub use priority::Priority;

@@ -1,0 +1,178 @@
+//! Failure signatures: a short, stable class for an error, so that 500 failures show as a
+//! dozen groups.
+//!
+//! The signature is the decisive error line with everything that varies between packages and
+//! runs masked: numbers, versions, hashes, paths, URLs and temporary names. Two packages that
+//! failed for the same reason then share one signature, and an operator retries the whole
+//! group with one command.
+
+/// The decisive line of an error text: the last line that says `error`, else the last
+/// non-empty line. Programs of this project print their final error last, as `error: ...`.
+pub fn decisive_line(text: &str) -> Option<&str> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| {
+            let lower = l.to_ascii_lowercase();
+            lower.starts_with("error") || lower.contains(" error") || lower.starts_with("fatal:")
+        })
+        .or_else(|| lines.last())
+        .copied()
+}
+
+/// Normalises one error line into a signature.
+pub fn normalize(line: &str) -> String {
+    const MAX: usize = 160;
+    let line = strip_log_prefix(line.trim());
+    let mut out = String::with_capacity(line.len());
+    for word in line.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&mask_word(word));
+    }
+    if out.chars().count() > MAX {
+        out = out.chars().take(MAX).collect();
+    }
+    if out.is_empty() {
+        "unknown error".to_owned()
+    } else {
+        out
+    }
+}
+
+/// The signature of an error text: its decisive line, normalised.
+pub fn from_text(text: &str) -> Option<String> {
+    decisive_line(text).map(normalize)
+}
+
+/// Log lines from env_logger look like `[2026-11-25T12:00:00Z ERROR import_one] msg`; the
+/// prefix says nothing about the failure.
+fn strip_log_prefix(line: &str) -> &str {
+    if line.starts_with('[') {
+        if let Some(end) = line.find("] ") {
+            return &line[end + 2..];
+        }
+    }
+    line
+}
+
+fn mask_word(word: &str) -> String {
+    // Keep surrounding punctuation (quotes, brackets, a trailing colon) so that the shape of
+    // the message survives.
+    let start = word
+        .find(|c: char| !"\"'`([{<".contains(c))
+        .unwrap_or(word.len());
+    let end = word
+        .rfind(|c: char| !"\"'`)]}>:,;.".contains(c))
+        .map_or(start, |i| i + 1);
+    if start >= end {
+        return word.to_owned();
+    }
+    let (pre, core, post) = (&word[..start], &word[start..end], &word[end..]);
+    let masked = if core.contains("://") {
+        "<url>".to_owned()
+    } else if core.starts_with('/') || core.starts_with("./") || core.starts_with("~/") {
+        "<path>".to_owned()
+    } else if is_hash(core) {
+        "<hash>".to_owned()
+    } else if core.chars().any(|c| c.is_ascii_digit()) && !is_word_with_code(core) {
+        mask_digits(core)
+    } else {
+        core.to_owned()
+    };
+    format!("{pre}{masked}{post}")
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() >= 7
+        && s.chars().all(|c| c.is_ascii_hexdigit())
+        && s.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Words such as `sha256`, `utf-8` or `HTTP/1.1` name things rather than vary; keep them.
+fn is_word_with_code(s: &str) -> bool {
+    const KEEP: [&str; 6] = ["sha256", "sha1", "md5", "utf-8", "utf8", "ipv6"];
+    KEEP.iter().any(|k| s.eq_ignore_ascii_case(k))
+}
+
+/// Collapses every run of digits (with the separators of versions and numbers between them)
+/// into `N`, so `2.10-3`, `1:2.78-1` and `4096` all become `N`.
+fn mask_digits(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            while let Some(&n) = chars.peek() {
+                if n.is_ascii_alphanumeric() || ".:-+~_".contains(n) {
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push('N');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expect: &str) {
+        assert_eq!(from_text(input).unwrap(), expect, "input: {input:?}");
+    }
+
+    #[test]
+    fn masks_what_varies() {
+        check("error: timed out after 30s", "error: timed out after N");
+        check(
+            "error: checksum mismatch for /var/lib/x/cache/ab/cd: expected 3fa9c2d1e0",
+            "error: checksum mismatch for <path>: expected <hash>",
+        );
+        check(
+            "error: GET https://api.launchpad.net/devel/debian?ws.op=x: status 503",
+            "error: GET <url>: status N",
+        );
+        check(
+            "error: version 1:2.78-1 already imported",
+            "error: version N already imported",
+        );
+        check(
+            "fatal: unable to access 'https://x/y.git/': Connection reset",
+            "fatal: unable to access '<url>': Connection reset",
+        );
+        check("line one\n\n  \n", "line one");
+        check(
+            "[2026-11-25T12:00:00Z ERROR import_one] error: malformed .dsc: missing Files",
+            "error: malformed .dsc: missing Files",
+        );
+    }
+
+    #[test]
+    fn decisive_line_prefers_errors() {
+        assert_eq!(
+            decisive_line("error: boom\nsummary: 0 imported"),
+            Some("error: boom")
+        );
+        assert_eq!(decisive_line("one\ntwo"), Some("two"));
+        assert_eq!(decisive_line("\n \n"), None);
+    }
+
+    #[test]
+    fn same_failure_same_signature() {
+        let a = from_text("error: download of hello_2.10.orig.tar.gz failed: 502").unwrap();
+        let b = from_text("error: download of hello_2.12.3.orig.tar.gz failed: 503").unwrap();
+        // The file names differ only in their versions.
+        assert_eq!(a, b);
+    }
+}
