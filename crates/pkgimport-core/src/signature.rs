@@ -54,12 +54,10 @@ pub fn from_text(text: &str) -> Option<String> {
 /// Log lines from env_logger look like `[2026-11-25T12:00:00Z ERROR import_one] msg`; the
 /// prefix says nothing about the failure.
 fn strip_log_prefix(line: &str) -> &str {
-    if line.starts_with('[') {
-        if let Some(end) = line.find("] ") {
-            return &line[end + 2..];
-        }
+    match line.find("] ") {
+        Some(end) if line.starts_with('[') => &line[end + 2..],
+        _ => line,
     }
-    line
 }
 
 fn mask_word(word: &str) -> String {

@@ -1,0 +1,155 @@
+//! Opening the SQLite file, and running transactions that never surface "database is locked".
+//!
+//! Many processes write at once: the driver, every `import-one`, the poller, `importctl`.
+//! SQLite serialises writers. Two layers keep that invisible:
+//! - a busy timeout, so SQLite itself waits for the write lock;
+//! - an application retry around the whole transaction, because in WAL mode a `BEGIN
+//!   IMMEDIATE` can still fail with `SQLITE_BUSY` straight away (for example while another
+//!   connection runs recovery or a checkpoint), and the busy handler is not called then.
+//!
+//! Every write transaction is `BEGIN IMMEDIATE`: it takes the write lock up front, so a
+//! transaction never has to upgrade a read lock half-way through, which is the one case that
+//! SQLite cannot resolve by waiting.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::migrations::MIGRATIONS;
+use crate::{Error, Result};
+
+/// How long SQLite's own busy handler waits for a lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the application keeps retrying a transaction that still reports busy.
+const RETRY_FOR: Duration = Duration::from_secs(120);
+
+pub(crate) fn open(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let sqlite = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| Error::Sqlite { what, source }
+    };
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that opens the state database"
+    )]
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite("opening"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sqlite("setting busy timeout on"))?;
+    // journal_mode is persistent in the file, but switching it needs a moment of exclusive
+    // access, so it goes through the retry loop like a write.
+    retry("enabling WAL", || {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+    })?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(sqlite("configuring"))?;
+    migrate(&conn, path)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    loop {
+        let version: i64 = retry("reading schema version", || {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        })?;
+        if version > known {
+            return Err(Error::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        if version == known {
+            return Ok(());
+        }
+        retry("migrating", || {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let step = (|| {
+                // Another process may have migrated while we waited for the lock.
+                let now: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                if now == version {
+                    conn.execute_batch(MIGRATIONS[version as usize])?;
+                    conn.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
+                }
+                Ok(())
+            })();
+            match step {
+                Ok(()) => conn.execute_batch("COMMIT"),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })?;
+        log::debug!(
+            "state database {} migrated to version {}",
+            path.display(),
+            version + 1
+        );
+    }
+}
+
+/// Runs `f` in a `BEGIN IMMEDIATE` transaction, retrying the whole of it while the database
+/// is busy. `f` may run more than once, so it must only touch the database.
+pub(crate) fn write<T>(
+    conn: &mut Connection,
+    what: &str,
+    mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
+) -> Result<T> {
+    retry(what, || {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    })
+}
+
+/// Retries `f` while it fails with `SQLITE_BUSY` or `SQLITE_LOCKED`, with a short, growing,
+/// jittered pause, for at most [`RETRY_FOR`].
+pub(crate) fn retry<T>(what: &str, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(e) if is_busy(&e) => {
+                if start.elapsed() > RETRY_FOR {
+                    return Err(Error::Busy {
+                        what: what.to_owned(),
+                        waited_s: start.elapsed().as_secs(),
+                    });
+                }
+                log::debug!("state database busy while {what}; retrying");
+                std::thread::sleep(pause + jitter(pause));
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            Err(source) => {
+                return Err(Error::Sqlite {
+                    what: what.to_owned(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Up to `max` of jitter, so that processes that collided do not collide again in step.
+/// The sub-second clock is random enough for this and saves a dependency.
+fn jitter(max: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let max_ns = max.as_nanos().max(1) as u64;
+    Duration::from_nanos(u64::from(nanos) % max_ns)
+}

@@ -1,0 +1,73 @@
+//! Versioned schema migrations, applied by every binary when it opens the database.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. Each migration runs in its
+//! own `BEGIN IMMEDIATE` transaction that re-reads the version first, so two processes that
+//! start at once on a fresh state directory cannot apply one migration twice. Migrations are
+//! append-only: never edit one that has shipped, add a new one.
+
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the queue, runs, failures, settings and heartbeats.
+    r#"
+    CREATE TABLE jobs (
+        id          INTEGER PRIMARY KEY,
+        package     TEXT    NOT NULL,
+        priority    INTEGER NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('queued', 'running')),
+        enqueued_at INTEGER NOT NULL,           -- ms since the epoch, first enqueue
+        not_before  INTEGER NOT NULL DEFAULT 0, -- ms; a re-queued job waits until then
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        run_id      INTEGER                     -- the current run while running
+    );
+    -- At most one pending and one running job per package.
+    CREATE UNIQUE INDEX jobs_one_queued  ON jobs (package) WHERE state = 'queued';
+    CREATE UNIQUE INDEX jobs_one_running ON jobs (package) WHERE state = 'running';
+    CREATE INDEX jobs_claim ON jobs (state, priority DESC, enqueued_at, id);
+
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        job_id      INTEGER NOT NULL,
+        package     TEXT    NOT NULL,
+        priority    INTEGER NOT NULL,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        driver_pid  INTEGER NOT NULL,
+        pid         INTEGER,
+        pid_start   INTEGER,   -- the child's start time, to tell a reused pid apart
+        exit_code   INTEGER,
+        signal      INTEGER,
+        outcome     TEXT,      -- NULL while the run is open
+        signature   TEXT,
+        log_path    TEXT    NOT NULL
+    );
+    CREATE INDEX runs_package ON runs (package, id);
+    CREATE INDEX runs_open ON runs (id) WHERE ended_at IS NULL;
+
+    CREATE TABLE failures (
+        package     TEXT    PRIMARY KEY,
+        signature   TEXT    NOT NULL,
+        tail        TEXT    NOT NULL,
+        transient   INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,  -- failures since the last success
+        consecutive INTEGER NOT NULL,  -- of those, how many in a row had this signature
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        last_run_id INTEGER,
+        retrying    INTEGER NOT NULL DEFAULT 0  -- 1 once re-queued: claims may take it again
+    );
+    CREATE INDEX failures_signature ON failures (signature);
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE heartbeats (
+        kind       TEXT    NOT NULL,
+        host       TEXT    NOT NULL,
+        pid        INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL,
+        PRIMARY KEY (kind, host, pid)
+    );
+    "#,
+];

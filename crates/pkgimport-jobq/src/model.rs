@@ -1,0 +1,271 @@
+//! The values that go in and out of the state database.
+//!
+//! These are the vocabulary of the [`Store`](crate::Store) API. They carry no SQL types, so a
+//! second backend can produce the same values. The `Serialize` forms are the JSON that
+//! `importctl --json` prints; docs/json.md documents their keys.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pkgimport_core::{PackageName, Priority};
+use serde::{Serialize, Serializer};
+
+/// A point in time, in milliseconds since the Unix epoch. JSON shows it as RFC 3339 UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        Timestamp(ms as i64)
+    }
+
+    pub fn plus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.as_millis() as i64))
+    }
+
+    /// How long ago this was, as seen from `now`; zero if it lies in the future.
+    pub fn age(self, now: Timestamp) -> Duration {
+        Duration::from_millis(now.0.saturating_sub(self.0).max(0) as u64)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = UNIX_EPOCH + Duration::from_millis(self.0.max(0) as u64);
+        write!(f, "{}", humantime::format_rfc3339_seconds(t))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = UNIX_EPOCH + Duration::from_millis(self.0.max(0) as u64);
+        s.collect_str(&humantime::format_rfc3339_millis(t))
+    }
+}
+
+fn priority_number<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(p.0)
+}
+
+fn package_str<S: Serializer>(p: &PackageName, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// What the driver got when it claimed a job: the job, and the run row opened for it.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub job_id: i64,
+    pub run_id: i64,
+    pub package: PackageName,
+    pub priority: Priority,
+    /// Attempts of this job so far, this one included.
+    pub attempts: i64,
+    /// Where the run's output goes, relative to the state directory.
+    pub log_path: String,
+}
+
+/// How a run ended, as recorded in `runs.outcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Exit 0: imported, or nothing to do.
+    Success,
+    /// A failure was recorded (exit 65, 75, 78 or any other code).
+    Failed,
+    /// Killed by the driver after the run timeout; recorded as a failure `timeout`.
+    Timeout,
+    /// Ended by a signal it did not ask for; recorded as a failure `died`.
+    Died,
+    /// Exit 69: upstream unavailable. Re-queued, no failure.
+    Unavailable,
+    /// Exit 73: the package lock was held. Re-queued, no failure.
+    Locked,
+    /// Killed by a driver that was shutting down. Re-queued, no failure.
+    Interrupted,
+    /// Left open by a driver that died; found and re-queued by the next driver.
+    Abandoned,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Success,
+        Outcome::Failed,
+        Outcome::Timeout,
+        Outcome::Died,
+        Outcome::Unavailable,
+        Outcome::Locked,
+        Outcome::Interrupted,
+        Outcome::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::Timeout => "timeout",
+            Outcome::Died => "died",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Locked => "locked",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure to record against a package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFailure {
+    pub signature: String,
+    /// The last lines of the run's output.
+    pub tail: String,
+    pub transient: bool,
+}
+
+/// What becomes of the job once its run has ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// The job is done: delete it, and clear any failure of the package.
+    Done,
+    /// Back to the queue at its own priority, claimable again after `delay`. No failure.
+    Requeue { delay: Duration },
+    /// Record the failure; the package is not claimed again until it is retried.
+    Fail(NewFailure),
+}
+
+/// The end of a run, as the driver reports it.
+#[derive(Clone, Debug)]
+pub struct RunEnd {
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub disposition: Disposition,
+}
+
+/// A run that was never closed: its driver died.
+#[derive(Clone, Debug)]
+pub struct OpenRun {
+    pub run_id: i64,
+    pub job_id: i64,
+    pub package: String,
+    pub driver_pid: i64,
+    pub pid: Option<i64>,
+    pub pid_start: Option<u64>,
+}
+
+/// What `enqueue` did with each name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnqueueSummary {
+    /// New pending jobs.
+    pub added: u64,
+    /// Pending jobs whose priority went up.
+    pub raised: u64,
+    /// Pending jobs already at that priority or higher.
+    pub unchanged: u64,
+    /// Of all the names, those whose package has a recorded failure: they stay queued but
+    /// are not claimed until retried.
+    pub blocked: Vec<String>,
+}
+
+/// The last sign of life of a long-running process.
+#[derive(Clone, Debug, Serialize)]
+pub struct Heartbeat {
+    pub kind: String,
+    pub host: String,
+    pub pid: i64,
+    pub started_at: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// The one-screen summary that `importctl status` shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// Jobs waiting to be claimed (delayed and blocked ones included).
+    pub queued: u64,
+    pub running: u64,
+    /// Packages with a failure that has not been retried.
+    pub failed: u64,
+    pub paused: bool,
+    /// Age of the oldest queued job, in seconds; null when the queue is empty.
+    pub oldest_queued_age_s: Option<u64>,
+    /// Queued jobs waiting out a re-queue delay.
+    pub delayed: u64,
+    /// Queued jobs whose package has a recorded failure.
+    pub blocked: u64,
+    /// The newest driver heartbeat, if any driver ever ran.
+    pub driver: Option<Heartbeat>,
+}
+
+/// One row of `importctl queue`.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueuedJob {
+    pub id: i64,
+    #[serde(serialize_with = "package_str")]
+    pub package: PackageName,
+    #[serde(serialize_with = "priority_number")]
+    pub priority: Priority,
+    /// `queued` or `running`.
+    pub state: String,
+    pub enqueued_at: Timestamp,
+    /// Set when a re-queued job waits before it may be claimed again.
+    pub not_before: Option<Timestamp>,
+    pub attempts: i64,
+    /// The package has a recorded failure, so the job is not claimed.
+    pub blocked: bool,
+}
+
+/// One row of `importctl runs`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub job_id: i64,
+    pub package: String,
+    #[serde(serialize_with = "priority_number")]
+    pub priority: Priority,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    pub duration_s: Option<f64>,
+    pub pid: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Null while the run is still open.
+    pub outcome: Option<Outcome>,
+    pub signature: Option<String>,
+    pub log_path: String,
+}
+
+/// One row of `importctl failures`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailureRecord {
+    pub package: String,
+    pub signature: String,
+    pub transient: bool,
+    pub attempts: i64,
+    pub consecutive: i64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// True once re-queued by a retry; the package may run again.
+    pub retrying: bool,
+    pub tail: String,
+}
+
+/// Everything the database knows about one package, for `importctl show`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageInfo {
+    pub package: String,
+    pub jobs: Vec<QueuedJob>,
+    pub failure: Option<FailureRecord>,
+    pub runs: Vec<RunRecord>,
+}
