@@ -9,6 +9,8 @@
 pub enum Exit {
     /// Done, or nothing to do.
     Ok,
+    /// An error that no more specific code covers.
+    Failure,
     /// A usage error on the command line.
     Usage,
     /// A check found a mismatch (`importctl verify`) or a bad state.
@@ -30,10 +32,11 @@ pub enum Exit {
 
 impl Exit {
     /// Every variant, for tables and tests.
-    pub const ALL: [Exit; 9] = [
+    pub const ALL: [Exit; 10] = [
         Exit::Ok,
-        Exit::Usage,
+        Exit::Failure,
         Exit::Mismatch,
+        Exit::Usage,
         Exit::DataErr,
         Exit::Unavailable,
         Exit::Software,
@@ -45,6 +48,7 @@ impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
+            Exit::Failure => 1,
             Exit::Mismatch => 2,
             Exit::Usage => 64,
             Exit::DataErr => 65,
@@ -64,6 +68,7 @@ impl Exit {
     pub fn name(self) -> &'static str {
         match self {
             Exit::Ok => "ok",
+            Exit::Failure => "failure",
             Exit::Usage => "usage",
             Exit::Mismatch => "mismatch",
             Exit::DataErr => "data-error",
@@ -87,6 +92,6 @@ mod tests {
         }
         assert_eq!(Exit::Unavailable.code(), 69);
         assert_eq!(Exit::Locked.code(), 73);
-        assert_eq!(Exit::from_code(1), None);
+        assert_eq!(Exit::from_code(3), None);
     }
 }

@@ -51,6 +51,25 @@ pub fn from_text(text: &str) -> Option<String> {
     decisive_line(text).map(normalize)
 }
 
+/// A first guess at whether a failure with this signature may go away by itself: timeouts,
+/// dropped connections and server errors do; bad input does not.
+pub fn looks_transient(signature: &str) -> bool {
+    // Numbers are masked by then, so HTTP statuses cannot be matched here; the programs of
+    // this project say "unavailable" for them.
+    const TRANSIENT: [&str; 8] = [
+        "died",
+        "timeout",
+        "timed out",
+        "connection reset",
+        "connection refused",
+        "broken pipe",
+        "temporarily unavailable",
+        "unavailable",
+    ];
+    let lower = signature.to_ascii_lowercase();
+    TRANSIENT.iter().any(|t| lower.contains(t))
+}
+
 /// Log lines from env_logger look like `[2026-11-25T12:00:00Z ERROR import_one] msg`; the
 /// prefix says nothing about the failure.
 fn strip_log_prefix(line: &str) -> &str {

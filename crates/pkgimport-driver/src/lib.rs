@@ -1,1 +1,273 @@
-//! placeholder
+//! The driver: a supervisor that turns queued jobs into import processes.
+//!
+//! It claims the highest-priority job whose package is neither running nor failed, runs the
+//! import command for it as a child process, and records how the child ended. It never runs
+//! more than `concurrency` children, kills a child that outlives the run timeout, and acts on
+//! the exit-code contract (see [`judge`]). On shutdown it stops claiming and waits for its
+//! children up to a drain timeout; then it kills the rest and re-queues their jobs. On start
+//! it recovers the runs that a dead driver left open, so nothing is lost.
+//!
+//! All database work happens on the one task that runs [`run`]; children are supervised by
+//! tasks that only wait on processes and report back. A single-threaded runtime is enough:
+//! the driver waits, it does not compute.
+
+pub mod judge;
+pub mod process;
+mod supervise;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pkgimport_jobq::{Claim, Disposition, Outcome, RunEnd, Store, Timestamp};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use judge::{ChildEnd, RequeueDelays, judge};
+
+/// Everything the driver needs to know, resolved by the binary from the configuration.
+#[derive(Clone, Debug)]
+pub struct DriverSettings {
+    pub state_dir: PathBuf,
+    /// The import program; the package name is appended to `import_args`.
+    pub import_program: PathBuf,
+    pub import_args: Vec<String>,
+    /// Extra environment for every child (the state directory and config path, so the
+    /// child sees the same configuration as the driver).
+    pub child_env: Vec<(String, String)>,
+    pub concurrency: usize,
+    pub run_timeout: Duration,
+    pub drain_timeout: Duration,
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    pub requeue_delays: RequeueDelays,
+    /// Exit once nothing is claimable and nothing runs.
+    pub exit_when_idle: bool,
+}
+
+/// What one driver run did, for its closing log line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub recovered: u64,
+    pub claimed: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub requeued: u64,
+    pub interrupted: u64,
+}
+
+/// A child's report to the main loop.
+enum Report {
+    Started { run_id: i64, pid: u32, pid_start: Option<u64> },
+}
+
+/// Runs the driver until `shutdown` resolves (then drains), or until idle when
+/// `exit_when_idle` is set. The caller must hold the driver lock.
+pub async fn run(
+    settings: DriverSettings,
+    mut store: Store,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Summary, pkgimport_jobq::Error> {
+    let mut summary = Summary { recovered: recover(&mut store)?, ..Summary::default() };
+    let host = process::hostname();
+    let my_pid = std::process::id();
+    let started_at = Timestamp::now();
+    store.heartbeat("driver", &host, my_pid, started_at)?;
+    let mut last_heartbeat = Instant::now();
+
+    let (kill_tx, kill_rx) = watch::channel(false);
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
+    let mut children: JoinSet<(Claim, ChildEnd)> = JoinSet::new();
+    let mut draining: Option<Instant> = None;
+    let mut was_paused = false;
+    tokio::pin!(shutdown);
+
+    log::info!(
+        "driver started pid={my_pid} concurrency={} command={}",
+        settings.concurrency,
+        settings.import_program.display()
+    );
+    loop {
+        if last_heartbeat.elapsed() >= settings.heartbeat_interval {
+            store.heartbeat("driver", &host, my_pid, started_at)?;
+            last_heartbeat = Instant::now();
+        }
+        let paused = store.is_paused()?;
+        if paused != was_paused {
+            if paused {
+                log::info!("paused: claiming nothing new, {} imports still running", children.len());
+            } else {
+                log::info!("resumed");
+            }
+            was_paused = paused;
+        }
+        if draining.is_none() && !paused {
+            while children.len() < settings.concurrency {
+                let Some(claim) = store.claim(my_pid)? else { break };
+                summary.claimed += 1;
+                log::debug!(
+                    "claimed job={} run={} package={} priority={} attempt={}",
+                    claim.job_id,
+                    claim.run_id,
+                    claim.package,
+                    claim.priority,
+                    claim.attempts
+                );
+                spawn_child(&mut children, &settings, claim, report_tx.clone(), kill_rx.clone());
+            }
+        }
+        if children.is_empty() {
+            if draining.is_some() {
+                break;
+            }
+            if settings.exit_when_idle && (paused || !store.has_pending_work()?) {
+                log::info!("idle: nothing claimable and nothing running");
+                break;
+            }
+        }
+        let drain_deadline = draining.map(|d| tokio::time::Instant::from_std(d + settings.drain_timeout));
+        tokio::select! {
+            Some(joined) = children.join_next(), if !children.is_empty() => {
+                let (claim, end) = match joined {
+                    Ok(v) => v,
+                    Err(e) => panic!("a supervising task failed: {e}"),
+                };
+                record(&mut store, &settings.state_dir, &claim, &end, settings.requeue_delays, &mut summary)?;
+            }
+            Some(report) = report_rx.recv() => {
+                let Report::Started { run_id, pid, pid_start } = report;
+                store.set_run_process(run_id, pid, pid_start)?;
+            }
+            () = tokio::time::sleep(settings.poll_interval) => {}
+            () = &mut shutdown, if draining.is_none() => {
+                log::info!(
+                    "stopping: claiming nothing new, waiting up to {}s for {} running imports",
+                    settings.drain_timeout.as_secs(),
+                    children.len()
+                );
+                draining = Some(Instant::now());
+            }
+            () = sleep_until_opt(drain_deadline), if drain_deadline.is_some() && !*kill_tx.borrow() => {
+                log::warn!("drain timeout: killing {} imports and re-queueing their jobs", children.len());
+                let _ = kill_tx.send(true);
+            }
+        }
+    }
+    log::info!(
+        "driver done: recovered={} claimed={} succeeded={} failed={} requeued={} interrupted={}",
+        summary.recovered,
+        summary.claimed,
+        summary.succeeded,
+        summary.failed,
+        summary.requeued,
+        summary.interrupted
+    );
+    Ok(summary)
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn spawn_child(
+    children: &mut JoinSet<(Claim, ChildEnd)>,
+    settings: &DriverSettings,
+    claim: Claim,
+    reports: mpsc::UnboundedSender<Report>,
+    kill: watch::Receiver<bool>,
+) {
+    let mut args = settings.import_args.clone();
+    args.push(claim.package.to_string());
+    let mut env = settings.child_env.clone();
+    env.push(("PKGIMPORT_RUN_ID".into(), claim.run_id.to_string()));
+    let spec = supervise::ChildSpec {
+        program: settings.import_program.clone(),
+        args,
+        env,
+        log_path: settings.state_dir.join(&claim.log_path),
+        timeout: settings.run_timeout,
+    };
+    let run_id = claim.run_id;
+    children.spawn(async move {
+        let started = move |pid, pid_start| {
+            let _ = reports.send(Report::Started { run_id, pid, pid_start });
+        };
+        let end = supervise::run_child(spec, started, kill).await;
+        (claim, end)
+    });
+}
+
+fn record(
+    store: &mut Store,
+    state_dir: &Path,
+    claim: &Claim,
+    end: &ChildEnd,
+    delays: RequeueDelays,
+    summary: &mut Summary,
+) -> Result<(), pkgimport_jobq::Error> {
+    let tail = supervise::log_tail(&state_dir.join(&claim.log_path), 20);
+    let run = judge(end, &tail, delays);
+    if let ChildEnd::SpawnFailed(why) = end {
+        log::error!("cannot start the import command for package={}: {why}", claim.package);
+    }
+    let code = run.exit_code.map_or("-".to_owned(), |c| c.to_string());
+    let signal = run.signal.map_or("-".to_owned(), |c| c.to_string());
+    match &run.disposition {
+        Disposition::Done => summary.succeeded += 1,
+        Disposition::Fail(_) => summary.failed += 1,
+        Disposition::Requeue { .. } if run.outcome == Outcome::Interrupted => summary.interrupted += 1,
+        Disposition::Requeue { .. } => summary.requeued += 1,
+    }
+    let line = format!(
+        "run finished package={} run={} outcome={} exit={code} signal={signal}",
+        claim.package, claim.run_id, run.outcome
+    );
+    match &run.disposition {
+        Disposition::Fail(f) => log::warn!("{line} signature={:?}", f.signature),
+        _ => log::info!("{line}"),
+    }
+    store.finish_run(claim.run_id, &run)
+}
+
+/// Closes the runs that a dead driver left open and puts their jobs back in the queue. A
+/// child that outlived its driver is killed first, so that the package never runs twice at
+/// once. The caller holds the driver lock, so every open run is an orphan.
+fn recover(store: &mut Store) -> Result<u64, pkgimport_jobq::Error> {
+    let open = store.open_runs()?;
+    for run in &open {
+        if let (Some(pid), Some(started)) = (run.pid, run.pid_start) {
+            let pid = pid as u32;
+            if process::is_same_process(pid, started) {
+                log::warn!("killing orphaned import pid={pid} package={}", run.package);
+                process::kill_group(pid);
+                wait_gone(pid, started);
+            }
+        }
+        let end = RunEnd {
+            outcome: Outcome::Abandoned,
+            exit_code: None,
+            signal: None,
+            disposition: Disposition::Requeue { delay: Duration::ZERO },
+        };
+        store.finish_run(run.run_id, &end)?;
+        log::info!(
+            "recovered run={} package={} left open by driver pid={}: re-queued",
+            run.run_id,
+            run.package,
+            run.driver_pid
+        );
+    }
+    Ok(open.len() as u64)
+}
+
+/// Waits up to 5 s for a killed process to disappear. It is not our child, so it cannot be
+/// reaped here; its new parent reaps it.
+fn wait_gone(pid: u32, started: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process::is_same_process(pid, started) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

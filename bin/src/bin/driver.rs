@@ -1,0 +1,56 @@
+//! `driver`: the supervisor service that runs imports from the queue.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use package_importer::config::FlagValue;
+use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+
+/// Claim queued jobs and run one import process per job, with bounded parallelism.
+///
+/// Stops claiming on SIGTERM or SIGINT, waits for running imports up to the drain timeout,
+/// then kills the rest and re-queues their jobs. Only one driver runs per state directory.
+#[derive(Parser, Debug)]
+#[command(version, after_help = package_importer::exit_code_help())]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Imports to run at once [config: driver.concurrency]
+    #[arg(long, short = 'j', value_name = "N")]
+    concurrency: Option<u32>,
+    /// The import command [config: driver.import_command]
+    #[arg(long, value_name = "CMD")]
+    import_command: Option<String>,
+    /// Exit 0 once nothing is claimable and nothing runs
+    #[arg(long)]
+    exit_when_idle: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_logging();
+    finish("driver", run(args))
+}
+
+fn run(args: Args) -> Result<Exit, Failure> {
+    let mut flags = Vec::new();
+    if let Some(n) = args.concurrency {
+        flags.push(FlagValue { key: "driver.concurrency", flag: "--concurrency", value: n.to_string() });
+    }
+    if let Some(c) = args.import_command {
+        flags.push(FlagValue { key: "driver.import_command", flag: "--import-command", value: c });
+    }
+    let config = args.common.load_config(flags)?;
+    let settings = package_importer::driver_settings(&config, args.exit_when_idle)?;
+    let _lock = package_importer::lock_driver(&settings.state_dir)?;
+    let store = pkgimport_jobq::Store::open(&settings.state_dir).or_exit(Exit::Failure)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().or_exit(Exit::Software)?;
+    runtime.block_on(async {
+        let shutdown = package_importer::shutdown_signal().or_exit(Exit::Software)?;
+        pkgimport_driver::run(settings, store, shutdown).await.or_exit(Exit::TempFail)
+    })?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,365 @@
+//! `importctl`: the operator's and the scripts' view of the state database.
+//!
+//! Each subcommand is one function from parsed arguments to output on stdout. Tables are for
+//! people; `--json` is for scripts, with the keys documented in docs/json.md. A closed pipe
+//! (`importctl queue | head`) is not an error.
+
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use pkgimport_core::{PackageName, Priority};
+use pkgimport_jobq::{Store, Timestamp};
+
+use crate::config::{self, Config};
+use crate::{Exit, Failure, OrExit};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create the state directory and database (every binary also does this on start)
+    Init,
+    /// Queue packages for import; `-` reads names from stdin, one a line
+    Enqueue {
+        /// manual (100), upload (50), retry (30), rescan (10), or an integer
+        #[arg(long, short, default_value = "manual", value_parser = Priority::parse)]
+        priority: Priority,
+        /// Package names, or `-` for stdin
+        #[arg(required = true, value_name = "PKG")]
+        packages: Vec<String>,
+    },
+    /// One-screen summary: queue, running, failed, paused, driver
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Jobs in claim order, running first
+    Queue {
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// Recent import runs, newest first
+    Runs {
+        /// Only this package
+        package: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Recorded failures
+    Failures {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-queue failed packages at manual priority
+    Retry {
+        #[arg(required = true, value_name = "PKG")]
+        packages: Vec<String>,
+    },
+    /// Everything known about one package
+    Show {
+        package: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let running imports finish, claim nothing new
+    Pause,
+    /// Claim again after a pause
+    Resume,
+    /// Configuration
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// The effective configuration, with where each value came from
+    Show,
+    /// A commented template with every key at its default
+    Example,
+}
+
+/// Runs one subcommand.
+pub fn run(command: Command, config: &Config) -> Result<Exit, Failure> {
+    let out = &mut io::stdout().lock();
+    let result = dispatch(command, config, out);
+    match result {
+        Err(f) if is_broken_pipe(&f.error) => Ok(Exit::Ok),
+        other => other,
+    }
+}
+
+fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Exit, Failure> {
+    if let Command::Config { command } = command {
+        return config_command(command, config, out);
+    }
+    let state_dir = config.state_dir();
+    let mut store = open(&state_dir)?;
+    match command {
+        Command::Init => {
+            for sub in ["locks", "logs"] {
+                let p = state_dir.join(sub);
+                std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+            }
+            writeln!(out, "initialised {}", store.path().display())?;
+            Ok(Exit::Ok)
+        }
+        Command::Enqueue { priority, packages } => enqueue(&mut store, priority, &packages, out),
+        Command::Status { json } => {
+            let st = store.status()?;
+            if json {
+                print_json(out, &st)?;
+            } else {
+                let now = Timestamp::now();
+                writeln!(out, "queued:   {} ({} delayed, {} blocked by failures)", st.queued, st.delayed, st.blocked)?;
+                writeln!(out, "running:  {}", st.running)?;
+                writeln!(out, "failed:   {}", st.failed)?;
+                writeln!(out, "paused:   {}", if st.paused { "yes" } else { "no" })?;
+                let oldest = st.oldest_queued_age_s.map_or("-".to_owned(), |s| ago(s * 1000));
+                writeln!(out, "oldest:   {oldest}")?;
+                let driver = match &st.driver {
+                    Some(hb) => format!(
+                        "pid {} on {}, last seen {} ago",
+                        hb.pid,
+                        hb.host,
+                        ago(hb.last_seen.age(now).as_millis() as u64)
+                    ),
+                    None => "never seen".to_owned(),
+                };
+                writeln!(out, "driver:   {driver}")?;
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Queue { json, limit } => {
+            let jobs = store.queue(limit)?;
+            if json {
+                print_json(out, &jobs)?;
+                return Ok(Exit::Ok);
+            }
+            let now = Timestamp::now();
+            writeln!(out, "{:>8}  {:<30} {:>8}  {:<8} {:>8}  {:>8}  NOTE", "ID", "PACKAGE", "PRIORITY", "STATE", "AGE", "ATTEMPTS")?;
+            for j in jobs {
+                let note = if j.blocked {
+                    "blocked by a failure".to_owned()
+                } else {
+                    match j.not_before {
+                        Some(t) if t > now => format!("waits {}", ago((t.0 - now.0) as u64)),
+                        _ => String::new(),
+                    }
+                };
+                writeln!(
+                    out,
+                    "{:>8}  {:<30} {:>8}  {:<8} {:>8}  {:>8}  {note}",
+                    j.id,
+                    j.package,
+                    j.priority.to_string(),
+                    j.state,
+                    ago(j.enqueued_at.age(now).as_millis() as u64),
+                    j.attempts
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Runs { package, json, limit } => {
+            let package = package.as_deref().map(parse_name).transpose()?;
+            let runs = store.runs(package.as_ref(), limit)?;
+            if json {
+                print_json(out, &runs)?;
+                return Ok(Exit::Ok);
+            }
+            writeln!(out, "{:>8}  {:<30} {:<20}  {:>8}  {:<11} {:>4}  SIGNATURE", "RUN", "PACKAGE", "STARTED", "SECONDS", "OUTCOME", "EXIT")?;
+            for r in runs {
+                writeln!(
+                    out,
+                    "{:>8}  {:<30} {:<20}  {:>8}  {:<11} {:>4}  {}",
+                    r.id,
+                    r.package,
+                    r.started_at.to_string(),
+                    r.duration_s.map_or("-".into(), |d| format!("{d:.1}")),
+                    r.outcome.map_or("running", |o| o.as_str()),
+                    r.exit_code.map_or("-".into(), |c| c.to_string()),
+                    r.signature.unwrap_or_default()
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Failures { json } => {
+            let failures = store.failures()?;
+            if json {
+                print_json(out, &failures)?;
+                return Ok(Exit::Ok);
+            }
+            writeln!(out, "{:<30} {:<9} {:>8} {:>6}  {:<20}  SIGNATURE", "PACKAGE", "KIND", "ATTEMPTS", "IN-ROW", "LAST SEEN")?;
+            for f in failures {
+                let kind = match (f.retrying, f.transient) {
+                    (true, _) => "retrying",
+                    (false, true) => "transient",
+                    (false, false) => "permanent",
+                };
+                writeln!(
+                    out,
+                    "{:<30} {kind:<9} {:>8} {:>6}  {:<20}  {}",
+                    f.package,
+                    f.attempts,
+                    f.consecutive,
+                    f.last_seen.to_string(),
+                    f.signature
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Retry { packages } => {
+            let names = packages.iter().map(|p| parse_name(p)).collect::<Result<Vec<_>, _>>()?;
+            let had = store.retry(&names, Priority::MANUAL)?;
+            writeln!(out, "re-queued {} packages ({} had a recorded failure)", names.len(), had.len())?;
+            Ok(Exit::Ok)
+        }
+        Command::Show { package, json } => {
+            let info = store.show(&parse_name(&package)?)?;
+            if json {
+                print_json(out, &info)?;
+                return Ok(Exit::Ok);
+            }
+            writeln!(out, "package:  {}", info.package)?;
+            if info.jobs.is_empty() {
+                writeln!(out, "jobs:     none")?;
+            }
+            for j in &info.jobs {
+                writeln!(out, "job:      {} {} priority {} attempts {}", j.id, j.state, j.priority, j.attempts)?;
+            }
+            match &info.failure {
+                Some(f) => {
+                    writeln!(out, "failure:  {} ({} attempts, {} in a row, {})", f.signature, f.attempts, f.consecutive,
+                        if f.retrying { "retrying" } else if f.transient { "transient" } else { "permanent" })?;
+                    for line in f.tail.lines() {
+                        writeln!(out, "          | {line}")?;
+                    }
+                }
+                None => writeln!(out, "failure:  none")?,
+            }
+            for r in &info.runs {
+                writeln!(
+                    out,
+                    "run:      {} {} {} exit {} log {}",
+                    r.id,
+                    r.started_at,
+                    r.outcome.map_or("running", |o| o.as_str()),
+                    r.exit_code.map_or("-".into(), |c| c.to_string()),
+                    state_dir.join(&r.log_path).display()
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Pause => {
+            store.set_paused(true)?;
+            writeln!(out, "paused: running imports finish, nothing new is claimed")?;
+            Ok(Exit::Ok)
+        }
+        Command::Resume => {
+            store.set_paused(false)?;
+            writeln!(out, "resumed")?;
+            Ok(Exit::Ok)
+        }
+        Command::Config { .. } => unreachable!("handled above"),
+    }
+}
+
+fn config_command(command: ConfigCommand, config: &Config, out: &mut dyn Write) -> Result<Exit, Failure> {
+    match command {
+        ConfigCommand::Show => {
+            match &config.file {
+                Some(f) => writeln!(out, "# config file: {}", f.display())?,
+                None => writeln!(out, "# config file: none ({} does not exist)", config::SYSTEM_CONFIG)?,
+            }
+            for (key, value, source) in config.show() {
+                writeln!(out, "{key} = {value}  # {source}")?;
+            }
+        }
+        ConfigCommand::Example => write!(out, "{}", config::example())?,
+    }
+    Ok(Exit::Ok)
+}
+
+fn enqueue(store: &mut Store, priority: Priority, args: &[String], out: &mut dyn Write) -> Result<Exit, Failure> {
+    let mut names = Vec::new();
+    let mut bad = 0u64;
+    let mut take = |raw: &str| match PackageName::parse(raw) {
+        Ok(n) => names.push(n),
+        Err(e) => {
+            bad += 1;
+            log::error!("{e}");
+        }
+    };
+    for arg in args {
+        if arg == "-" {
+            for line in io::stdin().lock().lines() {
+                let line = line.context("reading package names from stdin")?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    take(line);
+                }
+            }
+        } else {
+            take(arg);
+        }
+    }
+    let s = store.enqueue(&names, priority)?;
+    writeln!(
+        out,
+        "enqueued at priority {priority}: {} added, {} raised, {} already queued",
+        s.added, s.raised, s.unchanged
+    )?;
+    if !s.blocked.is_empty() {
+        writeln!(
+            out,
+            "note: {} of them have a recorded failure and wait for `importctl retry`: {}",
+            s.blocked.len(),
+            s.blocked.iter().take(10).cloned().collect::<Vec<_>>().join(" ")
+        )?;
+    }
+    if bad > 0 {
+        return Err(Failure::new(Exit::DataErr, anyhow::anyhow!("{bad} invalid package names were not queued")));
+    }
+    Ok(Exit::Ok)
+}
+
+fn open(state_dir: &Path) -> Result<Store, Failure> {
+    Store::open(state_dir)
+        .with_context(|| format!("opening state directory {}", state_dir.display()))
+        .or_exit(Exit::Failure)
+}
+
+fn parse_name(raw: &str) -> Result<PackageName, Failure> {
+    PackageName::parse(raw).or_exit(Exit::DataErr)
+}
+
+fn print_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+/// `90061000` ms → `1d1h1m`; short and coarse, for tables.
+fn ago(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::new(Exit::Failure, e.into())
+    }
+}

@@ -1,0 +1,97 @@
+//! Start-up steps of the long-running binaries: resolving the driver's settings from the
+//! configuration, taking process-wide locks, and turning SIGTERM/SIGINT into a future.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use pkgimport_driver::{DriverSettings, RequeueDelays};
+use pkgimport_jobq::lock::{self, LockFile, LockName};
+
+use crate::config::Config;
+use crate::{Exit, Failure, OrExit};
+
+/// The driver's settings, from the configuration. A command that cannot be found is a
+/// configuration error (78) here, at start, rather than one failure per package later.
+pub fn driver_settings(config: &Config, exit_when_idle: bool) -> Result<DriverSettings, Failure> {
+    let state_dir = config.state_dir();
+    let command = config.string("driver.import_command");
+    let mut words = command.split_whitespace().map(str::to_owned);
+    let program = words
+        .next()
+        .ok_or_else(|| anyhow!("driver.import_command is empty"))
+        .or_exit(Exit::Config)?;
+    let import_program = resolve_program(&program).or_exit(Exit::Config)?;
+    let mut child_env = vec![("PKGIMPORT_STATE_DIR".to_owned(), state_dir.display().to_string())];
+    if let Some(file) = &config.file {
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        child_env.push(("PKGIMPORT_CONFIG".to_owned(), file.display().to_string()));
+    }
+    Ok(DriverSettings {
+        state_dir,
+        import_program,
+        import_args: words.collect(),
+        child_env,
+        concurrency: config.int("driver.concurrency") as usize,
+        run_timeout: config.duration("driver.run_timeout"),
+        drain_timeout: config.duration("driver.drain_timeout"),
+        poll_interval: config.duration("driver.poll_interval"),
+        heartbeat_interval: config.duration("driver.heartbeat_interval"),
+        requeue_delays: RequeueDelays {
+            locked: config.duration("driver.locked_retry_delay"),
+            unavailable: config.duration("driver.unavailable_retry_delay"),
+        },
+        exit_when_idle,
+    })
+}
+
+/// A program named with a `/` is taken as it is. A bare name is looked for beside the
+/// running binary first (the installed set of binaries belongs together), then on PATH.
+fn resolve_program(program: &str) -> anyhow::Result<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return if is_executable(&p) {
+            Ok(std::path::absolute(&p).unwrap_or(p))
+        } else {
+            Err(anyhow!("import command {program} is not an executable file"))
+        };
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(program)))
+        .filter(|p| is_executable(p));
+    #[expect(clippy::disallowed_methods, reason = "PATH lookup for the import command")]
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    beside
+        .or_else(|| std::env::split_paths(&path_var).map(|d| d.join(program)).find(|p| is_executable(p)))
+        .ok_or_else(|| anyhow!("import command {program} not found beside the driver nor on PATH"))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Takes the driver lock of a state directory, or explains who holds it (exit 73).
+pub fn lock_driver(state_dir: &Path) -> Result<LockFile, Failure> {
+    match lock::try_lock(state_dir, LockName::Driver).or_exit(Exit::Failure)? {
+        Ok(lock) => Ok(lock),
+        Err(held) => Err(Failure::new(
+            Exit::Locked,
+            anyhow!("another driver is running on state directory {} ({held})", state_dir.display()),
+        )),
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT.
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM received"),
+            _ = int.recv() => log::info!("SIGINT received"),
+        }
+    })
+}
