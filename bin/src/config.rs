@@ -23,7 +23,10 @@ pub const SYSTEM_CONFIG: &str = "/etc/package-importer/config.toml";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// An integer within bounds.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A humantime duration: `30s`, `5m`, `1h 30m`.
     Duration,
     Str,
@@ -46,7 +49,13 @@ pub struct Key {
 }
 
 const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
-    Key { name, kind, default, doc, secret: false }
+    Key {
+        name,
+        kind,
+        default,
+        doc,
+        secret: false,
+    }
 }
 
 /// Every configuration key. docs/config.md documents the same list; a test keeps them in step.
@@ -70,15 +79,30 @@ pub const KEYS: &[Key] = &[
         "The import command; the package name is appended as its last argument. Split on \
          whitespace. A bare name is looked up beside the driver binary first, then on PATH.",
     ),
-    key("driver.run_timeout", Kind::Duration, "\"1h\"", "Kill an import (its whole process group) after this long."),
+    key(
+        "driver.run_timeout",
+        Kind::Duration,
+        "\"1h\"",
+        "Kill an import (its whole process group) after this long.",
+    ),
     key(
         "driver.drain_timeout",
         Kind::Duration,
         "\"5m\"",
         "On SIGTERM or SIGINT, wait this long for running imports before killing them.",
     ),
-    key("driver.poll_interval", Kind::Duration, "\"1s\"", "How often an idle driver looks for work."),
-    key("driver.heartbeat_interval", Kind::Duration, "\"5s\"", "How often the driver records that it is alive."),
+    key(
+        "driver.poll_interval",
+        Kind::Duration,
+        "\"1s\"",
+        "How often an idle driver looks for work.",
+    ),
+    key(
+        "driver.heartbeat_interval",
+        Kind::Duration,
+        "\"5s\"",
+        "How often the driver records that it is alive.",
+    ),
     key(
         "driver.locked_retry_delay",
         Kind::Duration,
@@ -126,8 +150,13 @@ pub type Env = BTreeMap<String, String>;
 
 /// Reads the `PKGIMPORT_*` variables of this process.
 pub fn process_env() -> Env {
-    #[expect(clippy::disallowed_methods, reason = "the one place that reads the environment")]
-    std::env::vars().filter(|(k, _)| k.starts_with("PKGIMPORT_")).collect()
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the environment"
+    )]
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("PKGIMPORT_"))
+        .collect()
 }
 
 /// Environment variables with a meaning of their own, not configuration keys.
@@ -143,14 +172,20 @@ pub struct Config {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.show().into_iter().map(|(k, v, _)| (k, v))).finish()
+        f.debug_map()
+            .entries(self.show().into_iter().map(|(k, v, _)| (k, v)))
+            .finish()
     }
 }
 
 impl Config {
     /// Applies the four layers. `config_flag` is `--config`; `flags` are the other flags
     /// that set keys.
-    pub fn load(config_flag: Option<&Path>, env: &Env, flags: &[FlagValue]) -> anyhow::Result<Config> {
+    pub fn load(
+        config_flag: Option<&Path>,
+        env: &Env,
+        flags: &[FlagValue],
+    ) -> anyhow::Result<Config> {
         let mut values = BTreeMap::new();
         for k in KEYS {
             let v = parse_toml_value(k.default).expect("defaults are valid TOML");
@@ -159,7 +194,9 @@ impl Config {
         let file = match (config_flag, env.get("PKGIMPORT_CONFIG")) {
             (Some(p), _) => Some(p.to_owned()),
             (None, Some(p)) => Some(PathBuf::from(p)),
-            (None, None) => Path::new(SYSTEM_CONFIG).exists().then(|| PathBuf::from(SYSTEM_CONFIG)),
+            (None, None) => Path::new(SYSTEM_CONFIG)
+                .exists()
+                .then(|| PathBuf::from(SYSTEM_CONFIG)),
         };
         if let Some(path) = &file {
             let text = std::fs::read_to_string(path)
@@ -195,7 +232,11 @@ impl Config {
     }
 
     fn get(&self, name: &str) -> &toml::Value {
-        &self.values.get(name).unwrap_or_else(|| panic!("unknown config key {name}")).0
+        &self
+            .values
+            .get(name)
+            .unwrap_or_else(|| panic!("unknown config key {name}"))
+            .0
     }
 
     pub fn int(&self, name: &str) -> i64 {
@@ -216,7 +257,10 @@ impl Config {
 
     pub fn list(&self, name: &str) -> Vec<String> {
         let items = self.get(name).as_array().expect("checked when loaded");
-        items.iter().map(|v| v.as_str().expect("checked when loaded").to_owned()).collect()
+        items
+            .iter()
+            .map(|v| v.as_str().expect("checked when loaded").to_owned())
+            .collect()
     }
 
     /// The state directory, made absolute so that children and log lines agree on it.
@@ -230,7 +274,11 @@ impl Config {
         KEYS.iter()
             .map(|k| {
                 let (v, src) = &self.values[k.name];
-                let text = if k.secret { "\"<redacted>\"".to_owned() } else { v.to_string() };
+                let text = if k.secret {
+                    "\"<redacted>\"".to_owned()
+                } else {
+                    v.to_string()
+                };
                 (k.name, text, src)
             })
             .collect()
@@ -255,7 +303,12 @@ pub fn example() -> String {
             out.push_str(&format!("\n[{sec}]\n"));
             section = sec;
         }
-        out.push_str(&format!("# {} (env {})\n#{name} = {}\n", k.doc, env_name(k.name), k.default));
+        out.push_str(&format!(
+            "# {} (env {})\n#{name} = {}\n",
+            k.doc,
+            env_name(k.name),
+            k.default
+        ));
     }
     out
 }
@@ -292,7 +345,9 @@ fn parse_toml_value(text: &str) -> anyhow::Result<toml::Value> {
 fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
     let value = match k.kind {
         Kind::Int { .. } => toml::Value::Integer(
-            raw.trim().parse().with_context(|| format!("{raw:?} is not an integer"))?,
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not an integer"))?,
         ),
         Kind::List => toml::Value::Array(
             raw.split(',')
@@ -315,7 +370,8 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
             }
         }
         (Kind::Duration, toml::Value::String(s)) => {
-            humantime::parse_duration(s).with_context(|| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
+            humantime::parse_duration(s)
+                .with_context(|| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
         }
         (Kind::Str, toml::Value::String(_)) => {}
         (Kind::Path, toml::Value::String(s)) => {
@@ -347,7 +403,11 @@ mod tests {
     use super::*;
 
     fn flag(key: &'static str, value: &str) -> FlagValue {
-        FlagValue { key, flag: "--x", value: value.to_owned() }
+        FlagValue {
+            key,
+            flag: "--x",
+            value: value.to_owned(),
+        }
     }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
@@ -359,17 +419,39 @@ mod tests {
     #[test]
     fn precedence_defaults_file_env_flags() {
         let dir = tempfile::tempdir().unwrap();
-        let file = write(dir.path(), "[driver]\nconcurrency = 2\nrun_timeout = \"10m\"\npoll_interval = \"2s\"\n");
+        let file = write(
+            dir.path(),
+            "[driver]\nconcurrency = 2\nrun_timeout = \"10m\"\npoll_interval = \"2s\"\n",
+        );
         let mut env = Env::new();
         env.insert("PKGIMPORT_DRIVER_CONCURRENCY".into(), "3".into());
         env.insert("PKGIMPORT_DRIVER_POLL_INTERVAL".into(), "3s".into());
         let c = Config::load(Some(&file), &env, &[flag("driver.poll_interval", "4s")]).unwrap();
         assert_eq!(c.int("driver.concurrency"), 3, "env beats file");
-        assert_eq!(c.duration("driver.run_timeout"), Duration::from_secs(600), "file beats default");
-        assert_eq!(c.duration("driver.poll_interval"), Duration::from_secs(4), "flag beats env");
-        assert_eq!(c.duration("driver.drain_timeout"), Duration::from_secs(300), "default");
-        let sources: BTreeMap<_, _> = c.show().into_iter().map(|(k, _, s)| (k, s.clone())).collect();
-        assert_eq!(sources["driver.concurrency"], Source::Env("PKGIMPORT_DRIVER_CONCURRENCY".into()));
+        assert_eq!(
+            c.duration("driver.run_timeout"),
+            Duration::from_secs(600),
+            "file beats default"
+        );
+        assert_eq!(
+            c.duration("driver.poll_interval"),
+            Duration::from_secs(4),
+            "flag beats env"
+        );
+        assert_eq!(
+            c.duration("driver.drain_timeout"),
+            Duration::from_secs(300),
+            "default"
+        );
+        let sources: BTreeMap<_, _> = c
+            .show()
+            .into_iter()
+            .map(|(k, _, s)| (k, s.clone()))
+            .collect();
+        assert_eq!(
+            sources["driver.concurrency"],
+            Source::Env("PKGIMPORT_DRIVER_CONCURRENCY".into())
+        );
         assert_eq!(sources["driver.run_timeout"], Source::File(file.clone()));
         assert_eq!(sources["driver.drain_timeout"], Source::Default);
         assert_eq!(sources["driver.poll_interval"], Source::Flag("--x".into()));
@@ -379,19 +461,38 @@ mod tests {
     fn unknown_and_bad_keys_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), "[driver]\nconcurency = 2\n");
-        let err = format!("{:#}", Config::load(Some(&file), &Env::new(), &[]).unwrap_err());
-        assert!(err.contains("unknown config key driver.concurency"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Env::new(), &[]).unwrap_err()
+        );
+        assert!(
+            err.contains("unknown config key driver.concurency"),
+            "{err}"
+        );
 
         let file = write(dir.path(), "[driver]\nrun_timeout = \"soon\"\n");
-        let err = format!("{:#}", Config::load(Some(&file), &Env::new(), &[]).unwrap_err());
-        assert!(err.contains("driver.run_timeout") && err.contains("not a duration"), "{err}");
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Env::new(), &[]).unwrap_err()
+        );
+        assert!(
+            err.contains("driver.run_timeout") && err.contains("not a duration"),
+            "{err}"
+        );
 
         let file = write(dir.path(), "[driver]\nconcurrency = 0\n");
-        let err = format!("{:#}", Config::load(Some(&file), &Env::new(), &[]).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Env::new(), &[]).unwrap_err()
+        );
         assert!(err.contains("out of range"), "{err}");
 
-        let err = Config::load(Some(&dir.path().join("missing.toml")), &Env::new(), &[]).unwrap_err();
-        assert!(format!("{err:#}").contains("reading config file"), "{err:#}");
+        let err =
+            Config::load(Some(&dir.path().join("missing.toml")), &Env::new(), &[]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("reading config file"),
+            "{err:#}"
+        );
 
         let mut env = Env::new();
         env.insert("PKGIMPORT_DRIVER_CONCURRENCY".into(), "many".into());
@@ -404,7 +505,11 @@ mod tests {
         let text = example();
         for k in KEYS {
             let (_, name) = k.name.split_once('.').unwrap_or(("", k.name));
-            assert!(text.contains(&format!("#{name} = {}", k.default)), "{}", k.name);
+            assert!(
+                text.contains(&format!("#{name} = {}", k.default)),
+                "{}",
+                k.name
+            );
         }
         // Uncommented, the template is a valid config that changes nothing.
         let uncommented: String = text
@@ -416,6 +521,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), &uncommented);
         let c = Config::load(Some(&file), &Env::new(), &[]).unwrap();
-        assert!(c.show().iter().all(|(_, _, s)| matches!(s, Source::File(_))));
+        assert!(
+            c.show()
+                .iter()
+                .all(|(_, _, s)| matches!(s, Source::File(_)))
+        );
     }
 }

@@ -116,11 +116,17 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                 print_json(out, &st)?;
             } else {
                 let now = Timestamp::now();
-                writeln!(out, "queued:   {} ({} delayed, {} blocked by failures)", st.queued, st.delayed, st.blocked)?;
+                writeln!(
+                    out,
+                    "queued:   {} ({} delayed, {} blocked by failures)",
+                    st.queued, st.delayed, st.blocked
+                )?;
                 writeln!(out, "running:  {}", st.running)?;
                 writeln!(out, "failed:   {}", st.failed)?;
                 writeln!(out, "paused:   {}", if st.paused { "yes" } else { "no" })?;
-                let oldest = st.oldest_queued_age_s.map_or("-".to_owned(), |s| ago(s * 1000));
+                let oldest = st
+                    .oldest_queued_age_s
+                    .map_or("-".to_owned(), |s| ago(s * 1000));
                 writeln!(out, "oldest:   {oldest}")?;
                 let driver = match &st.driver {
                     Some(hb) => format!(
@@ -142,7 +148,11 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                 return Ok(Exit::Ok);
             }
             let now = Timestamp::now();
-            writeln!(out, "{:>8}  {:<30} {:>8}  {:<8} {:>8}  {:>8}  NOTE", "ID", "PACKAGE", "PRIORITY", "STATE", "AGE", "ATTEMPTS")?;
+            writeln!(
+                out,
+                "{:>8}  {:<30} {:>8}  {:<8} {:>8}  {:>8}  NOTE",
+                "ID", "PACKAGE", "PRIORITY", "STATE", "AGE", "ATTEMPTS"
+            )?;
             for j in jobs {
                 let note = if j.blocked {
                     "blocked by a failure".to_owned()
@@ -165,14 +175,22 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             }
             Ok(Exit::Ok)
         }
-        Command::Runs { package, json, limit } => {
+        Command::Runs {
+            package,
+            json,
+            limit,
+        } => {
             let package = package.as_deref().map(parse_name).transpose()?;
             let runs = store.runs(package.as_ref(), limit)?;
             if json {
                 print_json(out, &runs)?;
                 return Ok(Exit::Ok);
             }
-            writeln!(out, "{:>8}  {:<30} {:<20}  {:>8}  {:<11} {:>4}  SIGNATURE", "RUN", "PACKAGE", "STARTED", "SECONDS", "OUTCOME", "EXIT")?;
+            writeln!(
+                out,
+                "{:>8}  {:<30} {:<20}  {:>8}  {:<11} {:>4}  SIGNATURE",
+                "RUN", "PACKAGE", "STARTED", "SECONDS", "OUTCOME", "EXIT"
+            )?;
             for r in runs {
                 writeln!(
                     out,
@@ -194,7 +212,11 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                 print_json(out, &failures)?;
                 return Ok(Exit::Ok);
             }
-            writeln!(out, "{:<30} {:<9} {:>8} {:>6}  {:<20}  SIGNATURE", "PACKAGE", "KIND", "ATTEMPTS", "IN-ROW", "LAST SEEN")?;
+            writeln!(
+                out,
+                "{:<30} {:<9} {:>8} {:>6}  {:<20}  SIGNATURE",
+                "PACKAGE", "KIND", "ATTEMPTS", "IN-ROW", "LAST SEEN"
+            )?;
             for f in failures {
                 let kind = match (f.retrying, f.transient) {
                     (true, _) => "retrying",
@@ -214,9 +236,17 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             Ok(Exit::Ok)
         }
         Command::Retry { packages } => {
-            let names = packages.iter().map(|p| parse_name(p)).collect::<Result<Vec<_>, _>>()?;
+            let names = packages
+                .iter()
+                .map(|p| parse_name(p))
+                .collect::<Result<Vec<_>, _>>()?;
             let had = store.retry(&names, Priority::MANUAL)?;
-            writeln!(out, "re-queued {} packages ({} had a recorded failure)", names.len(), had.len())?;
+            writeln!(
+                out,
+                "re-queued {} packages ({} had a recorded failure)",
+                names.len(),
+                had.len()
+            )?;
             Ok(Exit::Ok)
         }
         Command::Show { package, json } => {
@@ -230,12 +260,28 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                 writeln!(out, "jobs:     none")?;
             }
             for j in &info.jobs {
-                writeln!(out, "job:      {} {} priority {} attempts {}", j.id, j.state, j.priority, j.attempts)?;
+                writeln!(
+                    out,
+                    "job:      {} {} priority {} attempts {}",
+                    j.id, j.state, j.priority, j.attempts
+                )?;
             }
             match &info.failure {
                 Some(f) => {
-                    writeln!(out, "failure:  {} ({} attempts, {} in a row, {})", f.signature, f.attempts, f.consecutive,
-                        if f.retrying { "retrying" } else if f.transient { "transient" } else { "permanent" })?;
+                    writeln!(
+                        out,
+                        "failure:  {} ({} attempts, {} in a row, {})",
+                        f.signature,
+                        f.attempts,
+                        f.consecutive,
+                        if f.retrying {
+                            "retrying"
+                        } else if f.transient {
+                            "transient"
+                        } else {
+                            "permanent"
+                        }
+                    )?;
                     for line in f.tail.lines() {
                         writeln!(out, "          | {line}")?;
                     }
@@ -257,7 +303,10 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
         }
         Command::Pause => {
             store.set_paused(true)?;
-            writeln!(out, "paused: running imports finish, nothing new is claimed")?;
+            writeln!(
+                out,
+                "paused: running imports finish, nothing new is claimed"
+            )?;
             Ok(Exit::Ok)
         }
         Command::Resume => {
@@ -269,12 +318,20 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
     }
 }
 
-fn config_command(command: ConfigCommand, config: &Config, out: &mut dyn Write) -> Result<Exit, Failure> {
+fn config_command(
+    command: ConfigCommand,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<Exit, Failure> {
     match command {
         ConfigCommand::Show => {
             match &config.file {
                 Some(f) => writeln!(out, "# config file: {}", f.display())?,
-                None => writeln!(out, "# config file: none ({} does not exist)", config::SYSTEM_CONFIG)?,
+                None => writeln!(
+                    out,
+                    "# config file: none ({} does not exist)",
+                    config::SYSTEM_CONFIG
+                )?,
             }
             for (key, value, source) in config.show() {
                 writeln!(out, "{key} = {value}  # {source}")?;
@@ -285,7 +342,12 @@ fn config_command(command: ConfigCommand, config: &Config, out: &mut dyn Write) 
     Ok(Exit::Ok)
 }
 
-fn enqueue(store: &mut Store, priority: Priority, args: &[String], out: &mut dyn Write) -> Result<Exit, Failure> {
+fn enqueue(
+    store: &mut Store,
+    priority: Priority,
+    args: &[String],
+    out: &mut dyn Write,
+) -> Result<Exit, Failure> {
     let mut names = Vec::new();
     let mut bad = 0u64;
     let mut take = |raw: &str| match PackageName::parse(raw) {
@@ -319,11 +381,19 @@ fn enqueue(store: &mut Store, priority: Priority, args: &[String], out: &mut dyn
             out,
             "note: {} of them have a recorded failure and wait for `importctl retry`: {}",
             s.blocked.len(),
-            s.blocked.iter().take(10).cloned().collect::<Vec<_>>().join(" ")
+            s.blocked
+                .iter()
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
         )?;
     }
     if bad > 0 {
-        return Err(Failure::new(Exit::DataErr, anyhow::anyhow!("{bad} invalid package names were not queued")));
+        return Err(Failure::new(
+            Exit::DataErr,
+            anyhow::anyhow!("{bad} invalid package names were not queued"),
+        ));
     }
     Ok(Exit::Ok)
 }
@@ -355,7 +425,10 @@ fn ago(ms: u64) -> String {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 impl From<io::Error> for Failure {

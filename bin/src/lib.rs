@@ -61,14 +61,24 @@ impl Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
-        Failure { exit: Exit::Failure, error }
+        Failure {
+            exit: Exit::Failure,
+            error,
+        }
     }
 }
 
 impl From<pkgimport_jobq::Error> for Failure {
     fn from(e: pkgimport_jobq::Error) -> Failure {
-        let exit = if e.is_transient() { Exit::TempFail } else { Exit::Failure };
-        Failure { exit, error: e.into() }
+        let exit = if e.is_transient() {
+            Exit::TempFail
+        } else {
+            Exit::Failure
+        };
+        Failure {
+            exit,
+            error: e.into(),
+        }
     }
 }
 
@@ -90,7 +100,11 @@ pub fn parse_args<P: clap::Parser>() -> Result<P, ExitCode> {
         Ok(p) => Ok(p),
         Err(e) => {
             let _ = e.print();
-            Err(if e.use_stderr() { ExitCode::from(Exit::Usage.code()) } else { ExitCode::SUCCESS })
+            Err(if e.use_stderr() {
+                ExitCode::from(Exit::Usage.code())
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -112,9 +126,13 @@ pub fn finish(name: &str, result: Result<Exit, Failure>) -> ExitCode {
 /// Under systemd (`JOURNAL_STREAM` set) lines carry sd-daemon priority prefixes instead of
 /// timestamps, so that `journalctl -p` works.
 pub fn init_logging() {
-    #[expect(clippy::disallowed_methods, reason = "logging reads its environment once, at start")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "logging reads its environment once, at start"
+    )]
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let mut builder = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if journald {
         builder.format(|buf, record| {
             let prio = match record.level() {

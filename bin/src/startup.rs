@@ -22,7 +22,10 @@ pub fn driver_settings(config: &Config, exit_when_idle: bool) -> Result<DriverSe
         .ok_or_else(|| anyhow!("driver.import_command is empty"))
         .or_exit(Exit::Config)?;
     let import_program = resolve_program(&program).or_exit(Exit::Config)?;
-    let mut child_env = vec![("PKGIMPORT_STATE_DIR".to_owned(), state_dir.display().to_string())];
+    let mut child_env = vec![(
+        "PKGIMPORT_STATE_DIR".to_owned(),
+        state_dir.display().to_string(),
+    )];
     if let Some(file) = &config.file {
         let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         child_env.push(("PKGIMPORT_CONFIG".to_owned(), file.display().to_string()));
@@ -53,23 +56,33 @@ fn resolve_program(program: &str) -> anyhow::Result<PathBuf> {
         return if is_executable(&p) {
             Ok(std::path::absolute(&p).unwrap_or(p))
         } else {
-            Err(anyhow!("import command {program} is not an executable file"))
+            Err(anyhow!(
+                "import command {program} is not an executable file"
+            ))
         };
     }
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.join(program)))
         .filter(|p| is_executable(p));
-    #[expect(clippy::disallowed_methods, reason = "PATH lookup for the import command")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "PATH lookup for the import command"
+    )]
     let path_var = std::env::var_os("PATH").unwrap_or_default();
     beside
-        .or_else(|| std::env::split_paths(&path_var).map(|d| d.join(program)).find(|p| is_executable(p)))
+        .or_else(|| {
+            std::env::split_paths(&path_var)
+                .map(|d| d.join(program))
+                .find(|p| is_executable(p))
+        })
         .ok_or_else(|| anyhow!("import command {program} not found beside the driver nor on PATH"))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Takes the driver lock of a state directory, or explains who holds it (exit 73).
@@ -78,7 +91,10 @@ pub fn lock_driver(state_dir: &Path) -> Result<LockFile, Failure> {
         Ok(lock) => Ok(lock),
         Err(held) => Err(Failure::new(
             Exit::Locked,
-            anyhow!("another driver is running on state directory {} ({held})", state_dir.display()),
+            anyhow!(
+                "another driver is running on state directory {} ({held})",
+                state_dir.display()
+            ),
         )),
     }
 }

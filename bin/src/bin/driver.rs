@@ -38,19 +38,32 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<Exit, Failure> {
     let mut flags = Vec::new();
     if let Some(n) = args.concurrency {
-        flags.push(FlagValue { key: "driver.concurrency", flag: "--concurrency", value: n.to_string() });
+        flags.push(FlagValue {
+            key: "driver.concurrency",
+            flag: "--concurrency",
+            value: n.to_string(),
+        });
     }
     if let Some(c) = args.import_command {
-        flags.push(FlagValue { key: "driver.import_command", flag: "--import-command", value: c });
+        flags.push(FlagValue {
+            key: "driver.import_command",
+            flag: "--import-command",
+            value: c,
+        });
     }
     let config = args.common.load_config(flags)?;
     let settings = package_importer::driver_settings(&config, args.exit_when_idle)?;
     let _lock = package_importer::lock_driver(&settings.state_dir)?;
     let store = pkgimport_jobq::Store::open(&settings.state_dir).or_exit(Exit::Failure)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().or_exit(Exit::Software)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .or_exit(Exit::Software)?;
     runtime.block_on(async {
         let shutdown = package_importer::shutdown_signal().or_exit(Exit::Software)?;
-        pkgimport_driver::run(settings, store, shutdown).await.or_exit(Exit::TempFail)
+        pkgimport_driver::run(settings, store, shutdown)
+            .await
+            .or_exit(Exit::TempFail)
     })?;
     Ok(Exit::Ok)
 }

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     init_logging();
-    let result = args.common.load_config(Vec::new()).and_then(|config| ctl::run(args.command, &config));
+    let result = args
+        .common
+        .load_config(Vec::new())
+        .and_then(|config| ctl::run(args.command, &config));
     finish("importctl", result)
 }

@@ -62,9 +62,11 @@ pub fn judge(end: &ChildEnd, log_tail: &str, delays: RequeueDelays) -> RunEnd {
                 Some(Exit::TempFail) => {
                     fail(Outcome::Failed, from_log("transient failure".into()), true)
                 }
-                Some(Exit::Config) => {
-                    fail(Outcome::Failed, from_log("configuration error".into()), false)
-                }
+                Some(Exit::Config) => fail(
+                    Outcome::Failed,
+                    from_log("configuration error".into()),
+                    false,
+                ),
                 _ => {
                     let sig = from_log(format!("exit status {code}"));
                     let transient = signature::looks_transient(&sig);
@@ -92,7 +94,10 @@ mod tests {
     use super::*;
 
     fn delays() -> RequeueDelays {
-        RequeueDelays { locked: Duration::from_secs(7), unavailable: Duration::from_secs(9) }
+        RequeueDelays {
+            locked: Duration::from_secs(7),
+            unavailable: Duration::from_secs(9),
+        }
     }
 
     #[track_caller]
@@ -103,7 +108,15 @@ mod tests {
             Disposition::Done => "done".to_owned(),
             Disposition::Requeue { delay } => format!("requeue {}s", delay.as_secs()),
             Disposition::Fail(f) => {
-                format!("fail {} {}", if f.transient { "transient" } else { "permanent" }, f.signature)
+                format!(
+                    "fail {} {}",
+                    if f.transient {
+                        "transient"
+                    } else {
+                        "permanent"
+                    },
+                    f.signature
+                )
             }
         };
         assert_eq!(got, expect);
@@ -113,7 +126,12 @@ mod tests {
     fn exit_code_contract() {
         use ChildEnd::*;
         check(Exited(0), "", Outcome::Success, "done");
-        check(Exited(69), "error: launchpad down", Outcome::Unavailable, "requeue 9s");
+        check(
+            Exited(69),
+            "error: launchpad down",
+            Outcome::Unavailable,
+            "requeue 9s",
+        );
         check(Exited(73), "", Outcome::Locked, "requeue 7s");
         check(
             Exited(65),
@@ -122,10 +140,30 @@ mod tests {
             "fail permanent error: checksum mismatch for <path>",
         );
         check(Exited(65), "", Outcome::Failed, "fail permanent bad input");
-        check(Exited(75), "error: timed out after 30s", Outcome::Failed, "fail transient error: timed out after N");
-        check(Exited(78), "", Outcome::Failed, "fail permanent configuration error");
-        check(Exited(3), "", Outcome::Failed, "fail permanent exit status 3");
-        check(Signaled(11), "error: whatever", Outcome::Died, "fail transient died");
+        check(
+            Exited(75),
+            "error: timed out after 30s",
+            Outcome::Failed,
+            "fail transient error: timed out after N",
+        );
+        check(
+            Exited(78),
+            "",
+            Outcome::Failed,
+            "fail permanent configuration error",
+        );
+        check(
+            Exited(3),
+            "",
+            Outcome::Failed,
+            "fail permanent exit status 3",
+        );
+        check(
+            Signaled(11),
+            "error: whatever",
+            Outcome::Died,
+            "fail transient died",
+        );
         check(TimedOut, "", Outcome::Timeout, "fail transient timeout");
         check(Interrupted, "", Outcome::Interrupted, "requeue 0s");
         let run = judge(&Exited(65), "", delays());

@@ -58,7 +58,11 @@ pub struct Summary {
 
 /// A child's report to the main loop.
 enum Report {
-    Started { run_id: i64, pid: u32, pid_start: Option<u64> },
+    Started {
+        run_id: i64,
+        pid: u32,
+        pid_start: Option<u64>,
+    },
 }
 
 /// Runs the driver until `shutdown` resolves (then drains), or until idle when
@@ -68,7 +72,10 @@ pub async fn run(
     mut store: Store,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, pkgimport_jobq::Error> {
-    let mut summary = Summary { recovered: recover(&mut store)?, ..Summary::default() };
+    let mut summary = Summary {
+        recovered: recover(&mut store)?,
+        ..Summary::default()
+    };
     let host = process::hostname();
     let my_pid = std::process::id();
     let started_at = Timestamp::now();
@@ -95,7 +102,10 @@ pub async fn run(
         let paused = store.is_paused()?;
         if paused != was_paused {
             if paused {
-                log::info!("paused: claiming nothing new, {} imports still running", children.len());
+                log::info!(
+                    "paused: claiming nothing new, {} imports still running",
+                    children.len()
+                );
             } else {
                 log::info!("resumed");
             }
@@ -103,7 +113,9 @@ pub async fn run(
         }
         if draining.is_none() && !paused {
             while children.len() < settings.concurrency {
-                let Some(claim) = store.claim(my_pid)? else { break };
+                let Some(claim) = store.claim(my_pid)? else {
+                    break;
+                };
                 summary.claimed += 1;
                 log::debug!(
                     "claimed job={} run={} package={} priority={} attempt={}",
@@ -113,7 +125,13 @@ pub async fn run(
                     claim.priority,
                     claim.attempts
                 );
-                spawn_child(&mut children, &settings, claim, report_tx.clone(), kill_rx.clone());
+                spawn_child(
+                    &mut children,
+                    &settings,
+                    claim,
+                    report_tx.clone(),
+                    kill_rx.clone(),
+                );
             }
         }
         if children.is_empty() {
@@ -125,7 +143,8 @@ pub async fn run(
                 break;
             }
         }
-        let drain_deadline = draining.map(|d| tokio::time::Instant::from_std(d + settings.drain_timeout));
+        let drain_deadline =
+            draining.map(|d| tokio::time::Instant::from_std(d + settings.drain_timeout));
         tokio::select! {
             Some(joined) = children.join_next(), if !children.is_empty() => {
                 let (claim, end) = match joined {
@@ -193,7 +212,11 @@ fn spawn_child(
     let run_id = claim.run_id;
     children.spawn(async move {
         let started = move |pid, pid_start| {
-            let _ = reports.send(Report::Started { run_id, pid, pid_start });
+            let _ = reports.send(Report::Started {
+                run_id,
+                pid,
+                pid_start,
+            });
         };
         let end = supervise::run_child(spec, started, kill).await;
         (claim, end)
@@ -211,14 +234,19 @@ fn record(
     let tail = supervise::log_tail(&state_dir.join(&claim.log_path), 20);
     let run = judge(end, &tail, delays);
     if let ChildEnd::SpawnFailed(why) = end {
-        log::error!("cannot start the import command for package={}: {why}", claim.package);
+        log::error!(
+            "cannot start the import command for package={}: {why}",
+            claim.package
+        );
     }
     let code = run.exit_code.map_or("-".to_owned(), |c| c.to_string());
     let signal = run.signal.map_or("-".to_owned(), |c| c.to_string());
     match &run.disposition {
         Disposition::Done => summary.succeeded += 1,
         Disposition::Fail(_) => summary.failed += 1,
-        Disposition::Requeue { .. } if run.outcome == Outcome::Interrupted => summary.interrupted += 1,
+        Disposition::Requeue { .. } if run.outcome == Outcome::Interrupted => {
+            summary.interrupted += 1
+        }
         Disposition::Requeue { .. } => summary.requeued += 1,
     }
     let line = format!(
@@ -250,7 +278,9 @@ fn recover(store: &mut Store) -> Result<u64, pkgimport_jobq::Error> {
             outcome: Outcome::Abandoned,
             exit_code: None,
             signal: None,
-            disposition: Disposition::Requeue { delay: Duration::ZERO },
+            disposition: Disposition::Requeue {
+                delay: Duration::ZERO,
+            },
         };
         store.finish_run(run.run_id, &end)?;
         log::info!(

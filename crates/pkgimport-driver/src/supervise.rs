@@ -34,11 +34,15 @@ pub(crate) async fn run_child(
 ) -> ChildEnd {
     let log = match open_log(&spec.log_path) {
         Ok(f) => f,
-        Err(e) => return ChildEnd::SpawnFailed(format!("log file {}: {e}", spec.log_path.display())),
+        Err(e) => {
+            return ChildEnd::SpawnFailed(format!("log file {}: {e}", spec.log_path.display()));
+        }
     };
     let stderr = match log.try_clone() {
         Ok(f) => f,
-        Err(e) => return ChildEnd::SpawnFailed(format!("log file {}: {e}", spec.log_path.display())),
+        Err(e) => {
+            return ChildEnd::SpawnFailed(format!("log file {}: {e}", spec.log_path.display()));
+        }
     };
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -97,7 +101,10 @@ fn open_log(path: &std::path::Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }
 
 /// The last lines of a log, for the failure record and its signature. Reads at most the last
@@ -105,7 +112,9 @@ fn open_log(path: &std::path::Path) -> std::io::Result<File> {
 pub(crate) fn log_tail(path: &std::path::Path, lines: usize) -> String {
     use std::io::{Read, Seek, SeekFrom};
     const MAX: u64 = 8 * 1024;
-    let Ok(mut f) = File::open(path) else { return String::new() };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
     let len = f.metadata().map_or(0, |m| m.len());
     let _ = f.seek(SeekFrom::Start(len.saturating_sub(MAX)));
     let mut buf = Vec::new();

@@ -1,0 +1,5 @@
+//! End-to-end tests: the real binaries, each test in its own temporary state directory.
+
+mod driver;
+mod importctl;
+mod util;
