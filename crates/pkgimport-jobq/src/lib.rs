@@ -6,6 +6,7 @@
 //! methods speak in the project's own types so that a PostgreSQL backend can implement the
 //! same API later without touching the binaries.
 
+pub mod audit;
 mod db;
 pub mod lock;
 mod migrations;
@@ -44,6 +45,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("package {package}: {message}")]
+    Audit { package: String, message: String },
     #[error("no {what} {id}")]
     NotFound { what: &'static str, id: String },
 }

@@ -70,4 +70,72 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, host, pid)
     );
     "#,
+    // 2: poll watermarks, and the audit trail with its three-phase commit.
+    r#"
+    CREATE TABLE watermarks (
+        distro       TEXT    NOT NULL,
+        series       TEXT    NOT NULL,
+        date_created TEXT    NOT NULL,  -- Launchpad's own time string, never the local clock
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (distro, series)
+    );
+
+    -- The committed audit: what the importer believes the remote holds.
+    CREATE TABLE audit_refs (
+        package    TEXT    NOT NULL,
+        ref        TEXT    NOT NULL,
+        oid        TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (package, ref)
+    );
+    -- One commit per version, whichever series published it.
+    CREATE TABLE audit_versions (
+        package TEXT NOT NULL,
+        version TEXT NOT NULL,
+        commit_oid TEXT NOT NULL,
+        PRIMARY KEY (package, version)
+    );
+    -- Every publication imported: (distro, series, pocket, version).
+    CREATE TABLE audit_publications (
+        package      TEXT NOT NULL,
+        distro       TEXT NOT NULL,
+        series       TEXT NOT NULL,
+        pocket       TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        date_created TEXT NOT NULL,
+        PRIMARY KEY (package, distro, series, pocket, version)
+    );
+
+    -- Staged: the same rows, about to be published, kept apart until the push succeeds.
+    CREATE TABLE staged_refs (
+        package TEXT NOT NULL,
+        ref     TEXT NOT NULL,
+        old_oid TEXT,              -- expected remote value; NULL for a new ref
+        new_oid TEXT NOT NULL,
+        PRIMARY KEY (package, ref)
+    );
+    CREATE TABLE staged_versions (
+        package TEXT NOT NULL,
+        version TEXT NOT NULL,
+        commit_oid TEXT NOT NULL,
+        PRIMARY KEY (package, version)
+    );
+    CREATE TABLE staged_publications (
+        package      TEXT NOT NULL,
+        distro       TEXT NOT NULL,
+        series       TEXT NOT NULL,
+        pocket       TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        date_created TEXT NOT NULL,
+        PRIMARY KEY (package, distro, series, pocket, version)
+    );
+
+    -- The critical mark: present from just before the push until cleanup is done.
+    CREATE TABLE audit_marks (
+        package   TEXT PRIMARY KEY,
+        mark      TEXT NOT NULL CHECK (mark IN ('pushing', 'cleanup')),
+        run_id    INTEGER,
+        marked_at INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -48,37 +48,12 @@ impl Store {
     ) -> Result<EnqueueSummary> {
         let now = Timestamp::now();
         db::write(&mut self.conn, "enqueueing", |tx| {
-            let mut summary = EnqueueSummary::default();
-            let mut find = tx.prepare_cached(
-                "SELECT id, priority FROM jobs WHERE package = ?1 AND state = 'queued'",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO jobs (package, priority, state, enqueued_at) VALUES (?1, ?2, 'queued', ?3)",
-            )?;
-            let mut raise = tx.prepare_cached("UPDATE jobs SET priority = ?2 WHERE id = ?1")?;
-            let mut failed =
-                tx.prepare_cached("SELECT 1 FROM failures WHERE package = ?1 AND retrying = 0")?;
-            for package in packages {
-                let existing: Option<(i64, i64)> = find
-                    .query_row([package.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                match existing {
-                    None => {
-                        insert.execute(params![package.as_str(), priority.0, now.0])?;
-                        summary.added += 1;
-                    }
-                    Some((id, old)) if old < priority.0 => {
-                        raise.execute(params![id, priority.0])?;
-                        summary.raised += 1;
-                    }
-                    Some(_) => summary.unchanged += 1,
-                }
-                if failed.exists([package.as_str()])? {
-                    summary.blocked.push(package.to_string());
-                }
-            }
-            Ok(summary)
+            enqueue_in(tx, packages, priority, now)
         })
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// Claims the highest-priority job whose package is neither running nor failed, and
@@ -402,6 +377,45 @@ impl Store {
             rows.collect()
         })
     }
+}
+
+/// Adds a pending job for each package, or raises the priority of the pending job it already
+/// has to the higher of the two.
+pub(crate) fn enqueue_in(
+    tx: &Transaction<'_>,
+    packages: &[PackageName],
+    priority: Priority,
+    now: Timestamp,
+) -> rusqlite::Result<EnqueueSummary> {
+    let mut summary = EnqueueSummary::default();
+    let mut find =
+        tx.prepare_cached("SELECT id, priority FROM jobs WHERE package = ?1 AND state = 'queued'")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO jobs (package, priority, state, enqueued_at) VALUES (?1, ?2, 'queued', ?3)",
+    )?;
+    let mut raise = tx.prepare_cached("UPDATE jobs SET priority = ?2 WHERE id = ?1")?;
+    let mut failed =
+        tx.prepare_cached("SELECT 1 FROM failures WHERE package = ?1 AND retrying = 0")?;
+    for package in packages {
+        let existing: Option<(i64, i64)> = find
+            .query_row([package.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match existing {
+            None => {
+                insert.execute(params![package.as_str(), priority.0, now.0])?;
+                summary.added += 1;
+            }
+            Some((id, old)) if old < priority.0 => {
+                raise.execute(params![id, priority.0])?;
+                summary.raised += 1;
+            }
+            Some(_) => summary.unchanged += 1,
+        }
+        if failed.exists([package.as_str()])? {
+            summary.blocked.push(package.to_string());
+        }
+    }
+    Ok(summary)
 }
 
 fn finish_run(
