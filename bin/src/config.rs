@@ -115,6 +115,66 @@ pub const KEYS: &[Key] = &[
         "\"1m\"",
         "After an import exits 69 (upstream unavailable), wait this long before claiming the job again.",
     ),
+    key(
+        "launchpad.api_root",
+        Kind::Str,
+        "\"https://api.launchpad.net/devel/\"",
+        "Launchpad's API root, version included, ending in '/'.",
+    ),
+    key(
+        "launchpad.distributions",
+        Kind::List,
+        "[\"ubuntu\", \"debian\"]",
+        "The distributions to follow.",
+    ),
+    key(
+        "launchpad.credentials_file",
+        Kind::Str,
+        "\"\"",
+        "OAuth credentials file (launchpadlib format, mode 0600); empty for anonymous access.",
+    ),
+    key(
+        "launchpad.page_size",
+        Kind::Int { min: 1, max: 300 },
+        "300",
+        "Entries per page (ws.size); Launchpad allows at most 300.",
+    ),
+    key(
+        "launchpad.max_attempts",
+        Kind::Int { min: 1, max: 50 },
+        "6",
+        "Attempts per request, the first included, before Launchpad counts as unavailable.",
+    ),
+    key(
+        "launchpad.backoff_base",
+        Kind::Duration,
+        "\"1s\"",
+        "Backoff ceiling before the first retry (full jitter).",
+    ),
+    key(
+        "launchpad.backoff_cap",
+        Kind::Duration,
+        "\"30s\"",
+        "Largest backoff ceiling.",
+    ),
+    key(
+        "launchpad.retry_after_cap",
+        Kind::Duration,
+        "\"2m\"",
+        "Longest Retry-After honoured.",
+    ),
+    key(
+        "launchpad.request_timeout",
+        Kind::Duration,
+        "\"60s\"",
+        "Timeout of one request.",
+    ),
+    key(
+        "poll.skew",
+        Kind::Duration,
+        "\"10m\"",
+        "Ask for publications since each watermark minus this, in case Launchpad shows one late.",
+    ),
 ];
 
 /// Where a value came from.
@@ -168,6 +228,8 @@ pub struct Config {
     values: BTreeMap<&'static str, (toml::Value, Source)>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// `PKGIMPORT_FAULT`: a named point at which to abort, for recovery drills.
+    pub fault: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -228,7 +290,15 @@ impl Config {
             let value = from_text(k, &f.value).with_context(|| format!("flag {}", f.flag))?;
             values.insert(k.name, (value, Source::Flag(f.flag.to_owned())));
         }
-        Ok(Config { values, file })
+        let fault = env
+            .get("PKGIMPORT_FAULT")
+            .filter(|f| !f.is_empty())
+            .cloned();
+        Ok(Config {
+            values,
+            file,
+            fault,
+        })
     }
 
     fn get(&self, name: &str) -> &toml::Value {

@@ -8,7 +8,7 @@ pub mod config;
 pub mod ctl;
 mod startup;
 
-pub use startup::{driver_settings, lock_driver, shutdown_signal};
+pub use startup::{driver_settings, launchpad_client, lock_driver, lock_poll, shutdown_signal};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -133,6 +133,11 @@ pub fn init_logging() {
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // The HTTP layer's debug and trace output dumps request headers, OAuth token included.
+    // These directives come after RUST_LOG's and so win over it: secrets are never logged.
+    for noisy in ["ureq", "ureq_proto", "rustls"] {
+        builder.filter_module(noisy, log::LevelFilter::Info);
+    }
     if journald {
         builder.format(|buf, record| {
             let prio = match record.level() {

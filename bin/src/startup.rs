@@ -111,3 +111,34 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
         }
     })
 }
+
+/// A Launchpad client configured from the `[launchpad]` section.
+pub fn launchpad_client(config: &Config) -> Result<pkgimport_api::Client, Failure> {
+    let credentials = match config.string("launchpad.credentials_file") {
+        "" => None,
+        path => Some(pkgimport_api::Credentials::load(Path::new(path)).or_exit(Exit::Config)?),
+    };
+    let settings = pkgimport_api::ClientSettings {
+        api_root: config.string("launchpad.api_root").to_owned(),
+        page_size: config.int("launchpad.page_size") as u32,
+        max_attempts: config.int("launchpad.max_attempts") as u32,
+        backoff_base: config.duration("launchpad.backoff_base"),
+        backoff_cap: config.duration("launchpad.backoff_cap"),
+        retry_after_cap: config.duration("launchpad.retry_after_cap"),
+        request_timeout: config.duration("launchpad.request_timeout"),
+        consumer_name: "package-importer".to_owned(),
+        credentials,
+    };
+    pkgimport_api::Client::new(settings).or_exit(Exit::Config)
+}
+
+/// Takes the poll lock; `None` if another poll holds it.
+pub fn lock_poll(state_dir: &Path) -> Result<Option<LockFile>, Failure> {
+    match lock::try_lock(state_dir, LockName::Poll).or_exit(Exit::Failure)? {
+        Ok(lock) => Ok(Some(lock)),
+        Err(held) => {
+            log::info!("another poll-uploads holds the poll lock ({held}); exiting");
+            Ok(None)
+        }
+    }
+}

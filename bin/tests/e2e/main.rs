@@ -2,4 +2,5 @@
 
 mod driver;
 mod importctl;
+mod poll;
 mod util;

@@ -23,12 +23,15 @@ exit 0
 
 pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
+    /// Launchpad's API root for the config file, once a simulator runs.
+    lp_root: std::cell::RefCell<Option<String>>,
 }
 
 impl TestEnv {
     pub(crate) fn new() -> TestEnv {
         let env = TestEnv {
             dir: tempfile::tempdir().unwrap(),
+            lp_root: Default::default(),
         };
         std::fs::create_dir_all(env.root().join("behave")).unwrap();
         let script = env.root().join("import-stand-in");
@@ -48,14 +51,46 @@ impl TestEnv {
     }
 
     /// Writes the config file: the stand-in as import command, fast polling, and `extra`
-    /// (TOML lines for the `[driver]` section).
+    /// (TOML lines for the `[driver]` section); then `[launchpad]` pointing at the
+    /// simulator, if one runs, with fast retries.
     pub(crate) fn config(&self, extra: &str) {
-        let text = format!(
-            "state_dir = {:?}\n[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{extra}\n",
+        self.config_sections(extra, "");
+    }
+
+    /// Like [`TestEnv::config`], with more TOML appended after the `[launchpad]` section.
+    pub(crate) fn config_sections(&self, driver_extra: &str, more: &str) {
+        let mut text = format!(
+            "state_dir = {:?}\n[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{driver_extra}\n",
             self.state().display().to_string(),
             self.root().join("import-stand-in").display().to_string(),
         );
+        if let Some(root) = self.lp_root.borrow().as_ref() {
+            text.push_str(&format!(
+                "[launchpad]\napi_root = {root:?}\ndistributions = [\"debian\"]\npage_size = 2\n\
+                 max_attempts = 3\nbackoff_base = \"10ms\"\nbackoff_cap = \"50ms\"\n\
+                 retry_after_cap = \"100ms\"\nrequest_timeout = \"5s\"\n"
+            ));
+        }
+        text.push_str(more);
         std::fs::write(self.root().join("config.toml"), text).unwrap();
+    }
+
+    /// Starts an in-process Launchpad simulator over a copy of the fixture archive, and
+    /// points the config at it.
+    pub(crate) fn start_sim(&self) -> pkgimport_lpsim::SimHandle {
+        let archive = self.root().join("archive");
+        copy_dir(&fixtures().join("debian"), &archive);
+        let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
+            source: pkgimport_lpsim::SimSource::Archive(archive),
+            distribution: "debian".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            seed: 7,
+            threads: 4,
+        })
+        .unwrap();
+        *self.lp_root.borrow_mut() = Some(sim.api_root());
+        self.config("");
+        sim
     }
 
     /// Sets what the stand-in does for `package`: a shell fragment.
@@ -67,6 +102,7 @@ impl TestEnv {
         let path = match bin {
             "driver" => env!("CARGO_BIN_EXE_driver"),
             "importctl" => env!("CARGO_BIN_EXE_importctl"),
+            "poll-uploads" => env!("CARGO_BIN_EXE_poll-uploads"),
             other => panic!("no binary {other}"),
         };
         let mut cmd = Command::new(path);
@@ -223,4 +259,21 @@ pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// The project's fixtures directory.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
 }

@@ -251,28 +251,19 @@ impl Store {
         })
     }
 
-    /// Enqueues packages and stores a partition's new watermark in one transaction, so the
-    /// watermark never passes anything that was not enqueued.
-    pub fn enqueue_with_watermark(
-        &mut self,
-        packages: &[PackageName],
-        priority: pkgimport_core::Priority,
-        distro: &str,
-        series: &str,
-        watermark: Option<&str>,
-    ) -> Result<crate::EnqueueSummary> {
+    /// Stores several partitions' watermarks in one transaction: (distro, series, date).
+    pub fn set_watermarks(&mut self, marks: &[(String, String, String)]) -> Result<()> {
         let now = Timestamp::now();
-        db::write(self.conn(), "enqueueing with a watermark", |tx| {
-            let summary = crate::store::enqueue_in(tx, packages, priority, now)?;
-            if let Some(w) = watermark {
+        db::write(self.conn(), "storing watermarks", |tx| {
+            for (distro, series, date) in marks {
                 tx.prepare_cached(
                     "INSERT INTO watermarks (distro, series, date_created, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (distro, series) DO UPDATE SET date_created = excluded.date_created,
                                                                 updated_at = excluded.updated_at",
                 )?
-                .execute(params![distro, series, w, now.0])?;
+                .execute(params![distro, series, date, now.0])?;
             }
-            Ok(summary)
+            Ok(())
         })
     }
 

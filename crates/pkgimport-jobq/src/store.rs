@@ -381,7 +381,7 @@ impl Store {
 
 /// Adds a pending job for each package, or raises the priority of the pending job it already
 /// has to the higher of the two.
-pub(crate) fn enqueue_in(
+fn enqueue_in(
     tx: &Transaction<'_>,
     packages: &[PackageName],
     priority: Priority,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use pkgimport_audit::Phase;
-use pkgimport_core::{PackageName, Priority};
+use pkgimport_core::PackageName;
 use pkgimport_jobq::Store;
 use pkgimport_jobq::audit::{PublicationRow, StagedAudit, StagedRef};
 
@@ -81,29 +81,25 @@ fn three_phases_move_staged_rows_into_the_committed_audit() {
 }
 
 #[test]
-fn watermark_moves_with_its_enqueue_in_one_transaction() {
+fn watermarks_are_stored_together() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     assert_eq!(s.watermark("debian", "sid").unwrap(), None);
-    let names = vec![PackageName::parse("hello").unwrap()];
-    s.enqueue_with_watermark(
-        &names,
-        Priority::UPLOAD,
-        "debian",
-        "sid",
-        Some("2024-01-02T00:00:00+00:00"),
-    )
+    let mark = |series: &str, date: &str| ("debian".to_owned(), series.to_owned(), date.to_owned());
+    s.set_watermarks(&[
+        mark("sid", "2024-01-02T00:00:00+00:00"),
+        mark("trixie", "2024-01-01T00:00:00+00:00"),
+    ])
     .unwrap();
     assert_eq!(
         s.watermark("debian", "sid").unwrap().as_deref(),
         Some("2024-01-02T00:00:00+00:00")
     );
-    assert_eq!(s.status().unwrap().queued, 1);
-    s.enqueue_with_watermark(&names, Priority::UPLOAD, "debian", "sid", None)
+    s.set_watermarks(&[mark("sid", "2024-02-02T00:00:00+00:00")])
         .unwrap();
     assert_eq!(
         s.watermark("debian", "sid").unwrap().as_deref(),
-        Some("2024-01-02T00:00:00+00:00")
+        Some("2024-02-02T00:00:00+00:00")
     );
-    assert_eq!(s.watermarks().unwrap().len(), 1);
+    assert_eq!(s.watermarks().unwrap().len(), 2);
 }

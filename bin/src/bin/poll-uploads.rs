@@ -1,0 +1,76 @@
+//! `poll-uploads`: enqueue a job for every package with a publication since the watermarks.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use pkgimport_importer::poll::{self, PollSettings, Start};
+
+/// Ask Launchpad for new publications, one partition (distribution and series) at a time,
+/// and queue one import job per package at priority `upload`.
+///
+/// Watermarks move only after every partition has been enqueued. A partition without a
+/// watermark starts from --since, from the beginning with --initial all, or otherwise from
+/// Launchpad's newest publication (nothing is enqueued: no surprise flood).
+#[derive(Parser, Debug)]
+#[command(version, after_help = package_importer::exit_code_help())]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Where partitions without a watermark start (RFC 3339, or YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", conflicts_with = "initial")]
+    since: Option<String>,
+    /// `all`: partitions without a watermark start from the beginning (backfill)
+    #[arg(long, value_name = "all", value_parser = ["all"])]
+    initial: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_logging();
+    finish("poll-uploads", run(args))
+}
+
+fn run(args: Args) -> Result<Exit, Failure> {
+    let config = args.common.load_config(Vec::new())?;
+    let start = match (&args.since, &args.initial) {
+        (Some(date), _) => Start::Since(
+            poll::parse_since(date).map_err(|e| Failure::new(Exit::Usage, anyhow::anyhow!(e)))?,
+        ),
+        (None, Some(_)) => Start::All,
+        (None, None) => Start::Now,
+    };
+    let settings = PollSettings {
+        distributions: config.list("launchpad.distributions"),
+        skew: config.duration("poll.skew"),
+        start,
+        batch: 500,
+    };
+    let client = package_importer::launchpad_client(&config)?;
+    let state_dir = config.state_dir();
+    let Some(_lock) = package_importer::lock_poll(&state_dir)? else {
+        return Ok(Exit::Ok);
+    };
+    let mut store = pkgimport_jobq::Store::open(&state_dir).or_exit(Exit::Failure)?;
+    let started = std::time::Instant::now();
+    match poll::poll(&client, &mut store, &settings, config.fault.as_deref()) {
+        Ok(s) => {
+            log::info!(
+                "poll-uploads: partitions={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",
+                s.partitions,
+                client.stats().pages,
+                s.publications,
+                s.enqueued,
+                s.skipped,
+                s.watermarks_moved,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Exit::Ok)
+        }
+        Err(e) if e.is_unavailable() => Err(Failure::new(Exit::Unavailable, e.into())),
+        Err(e) => Err(Failure::new(Exit::Failure, e.into())),
+    }
+}

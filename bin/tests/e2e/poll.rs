@@ -1,0 +1,314 @@
+//! poll-uploads against the in-process Launchpad simulator: backfill, at-least-once,
+//! watermarks that never pass unprocessed work, the skew window, outages, the poll lock.
+
+use std::process::Output;
+
+use chrono::{Duration as ChronoDuration, Utc};
+use pkgimport_lpsim::{FaultMode, FaultSettings, Publish};
+
+use crate::util::*;
+
+fn poll(env: &TestEnv, args: &[&str]) -> Output {
+    env.cmd("poll-uploads").args(args).output().unwrap()
+}
+
+fn poll_ok(env: &TestEnv, args: &[&str]) -> String {
+    let out = poll(env, args);
+    assert!(out.status.success(), "{}", dump(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn queued(env: &TestEnv) -> Vec<String> {
+    let q = env.ctl_json(&["queue"]);
+    let mut names: Vec<String> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["package"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn watermarks(env: &TestEnv) -> Vec<(String, String)> {
+    let mut s = pkgimport_jobq::Store::open(&env.state()).unwrap();
+    s.watermarks()
+        .unwrap()
+        .into_iter()
+        .map(|(_, series, date)| (series, date))
+        .collect()
+}
+
+/// Empties the queue as a driver would, with an import command that does nothing.
+fn drain(env: &TestEnv) {
+    env.drive(&["--import-command", "/bin/true"]);
+    assert!(queued(env).is_empty());
+}
+
+const ALL: [&str; 8] = [
+    "authbind",
+    "golang-golang-x-term",
+    "hello",
+    "intel2gas",
+    "libcap2",
+    "libssh",
+    "llvm-defaults",
+    "tgt",
+];
+
+#[test]
+fn initial_all_backfills_across_pages_and_a_rerun_adds_no_duplicate_jobs() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let log = poll_ok(&env, &["--initial", "all"]);
+    assert_eq!(queued(&env), ALL);
+    // page_size 2 in the test config: the history spans many pages.
+    let pages: u64 = log
+        .split("pages=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pages >= 3, "{log}");
+    assert_eq!(watermarks(&env).len(), 4, "one per series");
+    // At least once: the re-run asks again from the watermark minus the skew, and the
+    // queue keeps one job per package.
+    poll_ok(&env, &[]);
+    assert_eq!(queued(&env), ALL);
+}
+
+#[test]
+fn first_run_without_initial_starts_from_launchpads_now() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    poll_ok(&env, &[]);
+    assert!(
+        queued(&env).is_empty(),
+        "a first run must not flood the queue"
+    );
+    assert_eq!(watermarks(&env).len(), 4);
+    sim.publish(&Publish {
+        package: "hello".into(),
+        version: "2.10-3".into(),
+        suite: "sid".into(),
+        date_created: None,
+        published: false,
+    })
+    .unwrap();
+    poll_ok(&env, &[]);
+    // The new publication is queued. (So may be the newest publication of each partition:
+    // the skew window re-reads them, at least once.)
+    assert!(
+        queued(&env).contains(&"hello".to_owned()),
+        "{:?}",
+        queued(&env)
+    );
+}
+
+#[test]
+fn a_new_publication_is_enqueued_once() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    poll_ok(&env, &["--initial", "all"]);
+    drain(&env);
+    let before = watermarks(&env);
+    sim.publish(&Publish {
+        package: "tgt".into(),
+        version: "1:1.0.85-1+deb12u1".into(),
+        suite: "sid".into(),
+        date_created: None,
+        published: true,
+    })
+    .ok();
+    sim.publish(&Publish {
+        package: "libcap2".into(),
+        version: "1:2.78-1".into(),
+        suite: "trixie".into(),
+        date_created: None,
+        published: true,
+    })
+    .unwrap();
+    poll_ok(&env, &[]);
+    let q = queued(&env);
+    assert!(q.contains(&"libcap2".to_owned()), "{q:?}");
+    let after = watermarks(&env);
+    let trixie = |w: &[(String, String)]| w.iter().find(|(s, _)| s == "trixie").unwrap().1.clone();
+    assert!(
+        trixie(&after) > trixie(&before),
+        "the trixie watermark did not move: {before:?} {after:?}"
+    );
+}
+
+#[test]
+fn a_crash_between_partitions_moves_no_watermark_and_the_rerun_catches_up() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let out = env
+        .cmd("poll-uploads")
+        .args(["--initial", "all"])
+        .env("PKGIMPORT_FAULT", "poll-between-partitions")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", dump(&out));
+    assert!(
+        watermarks(&env).is_empty(),
+        "a watermark moved before every partition was enqueued"
+    );
+    let partial = queued(&env);
+    assert!(
+        !partial.is_empty() && partial.len() < ALL.len(),
+        "{partial:?}"
+    );
+    poll_ok(&env, &["--initial", "all"]);
+    assert_eq!(queued(&env), ALL);
+    assert_eq!(watermarks(&env).len(), 4);
+}
+
+#[test]
+fn a_late_backdated_publication_inside_the_skew_window_is_caught() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    poll_ok(&env, &["--initial", "all"]);
+    drain(&env);
+    let sid = watermarks(&env)
+        .into_iter()
+        .find(|(s, _)| s == "sid")
+        .unwrap()
+        .1;
+    let sid = chrono::DateTime::parse_from_rfc3339(&sid)
+        .unwrap()
+        .with_timezone(&Utc);
+    // Appears now, but claims to be 5 minutes older than the newest one already seen.
+    sim.publish(&Publish {
+        package: "authbind".into(),
+        version: "2.1.3".into(),
+        suite: "sid".into(),
+        date_created: Some(sid - ChronoDuration::minutes(5)),
+        published: false,
+    })
+    .unwrap();
+    // And one outside the 10-minute window, which the skew cannot cover.
+    sim.publish(&Publish {
+        package: "intel2gas".into(),
+        version: "1.3.3-17".into(),
+        suite: "sid".into(),
+        date_created: Some(sid - ChronoDuration::hours(2)),
+        published: false,
+    })
+    .unwrap();
+    poll_ok(&env, &[]);
+    let q = queued(&env);
+    assert!(q.contains(&"authbind".to_owned()), "{q:?}");
+    assert!(
+        !q.contains(&"intel2gas".to_owned()),
+        "the skew window is 10 minutes, not 2 hours: {q:?}"
+    );
+}
+
+#[test]
+fn launchpad_down_exits_69_and_moves_nothing() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    sim.set_faults(FaultSettings {
+        mode: FaultMode::Down,
+        error_rate: None,
+        status: None,
+        retry_after: None,
+        delay_ms: None,
+    })
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = poll(&env, &["--initial", "all"]);
+    assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("503"),
+        "{}",
+        dump(&out)
+    );
+    assert!(watermarks(&env).is_empty());
+    assert!(queued(&env).is_empty());
+}
+
+#[test]
+fn a_flaky_launchpad_still_gets_polled() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    env.config_sections("", "");
+    sim.set_faults(FaultSettings {
+        mode: FaultMode::Flaky,
+        error_rate: Some(0.3),
+        status: Some(502),
+        retry_after: None,
+        delay_ms: None,
+    })
+    .unwrap();
+    // Three attempts per request at 30% failure: raise the bound so the test is not flaky.
+    let text = std::fs::read_to_string(env.root().join("config.toml"))
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 12");
+    std::fs::write(env.root().join("config.toml"), text).unwrap();
+    poll_ok(&env, &["--initial", "all"]);
+    assert_eq!(queued(&env), ALL);
+}
+
+#[test]
+fn a_second_poll_exits_at_once_while_one_holds_the_lock() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let _held = pkgimport_jobq::lock::try_lock(&env.state(), pkgimport_jobq::lock::LockName::Poll)
+        .unwrap()
+        .unwrap();
+    let log = poll_ok(&env, &["--initial", "all"]);
+    assert!(log.contains("holds the poll lock"), "{log}");
+    assert!(queued(&env).is_empty());
+}
+
+#[test]
+fn credentials_must_be_private_and_never_shown() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let creds = env.root().join("creds");
+    std::fs::write(
+        &creds,
+        "[1]\nconsumer_key = package-importer\nconsumer_secret = \naccess_token = TOKEN-SEKRIT-1\naccess_secret = SECRET-SEKRIT-2\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.config_sections("", "");
+    let text = std::fs::read_to_string(env.root().join("config.toml"))
+        .unwrap()
+        .replace(
+            "[launchpad]\n",
+            &format!(
+                "[launchpad]\ncredentials_file = {:?}\n",
+                creds.display().to_string()
+            ),
+        );
+    std::fs::write(env.root().join("config.toml"), text).unwrap();
+    let out = poll(&env, &["--initial", "all"]);
+    assert_eq!(out.status.code(), Some(78), "{}", dump(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("0600")
+            || String::from_utf8_lossy(&out.stderr).contains("mode"),
+        "{}",
+        dump(&out)
+    );
+
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = env
+        .cmd("poll-uploads")
+        .args(["--initial", "all"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", dump(&out));
+    let show = env.ctl_ok(&["config", "show"]);
+    for text in [dump(&out), show] {
+        assert!(!text.contains("SEKRIT"), "a secret leaked: {text}");
+    }
+}

@@ -1,0 +1,37 @@
+//! Everything package-importer does with git, through the system `git` binary.
+//!
+//! This crate is the only place that runs `git`, and it runs it through one helper
+//! (`run::git_command`) that pins the environment: no system or global config, `LC_ALL=C`,
+//! no terminal prompts, ssh in batch mode, and a timeout for network operations. The system
+//! binary rather than libgit2 because pushes must work over whatever ssh and https setup the
+//! host has, and because `git fast-import` is the fastest way to write many objects.
+//!
+//! The pieces:
+//! - [`GitDir`]: a bare, private working repository of one package; refs, tags, trees.
+//! - [`FastImport`]: one `git fast-import` session that writes full-snapshot commits without
+//!   a work tree and hands back their ids. Same inputs give the same ids on any machine.
+//! - [`ls_remote`], [`GitDir::push_atomic`] and [`ensure_local_bare_remote`]: the remote
+//!   side, where a push is a compare-and-swap of every ref of a package at once.
+//!
+//! Errors are one [`Error`] enum whose variants are the outcomes callers branch on.
+
+mod error;
+mod fast_import;
+mod oid;
+mod refname;
+mod remote;
+mod repo;
+mod run;
+
+pub use error::Error;
+pub use fast_import::{CommitSpec, Entry, FastImport, Mode, Signature, TzOffset};
+pub use oid::Oid;
+pub use refname::{check_ref_name, tag_ref};
+pub use remote::{
+    PushReport, RefPushStatus, RefUpdate, RemoteRefs, ensure_local_bare_remote, ls_remote,
+};
+pub use repo::{GitDir, TreeEntry};
+pub use run::GitOptions;
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,318 @@
+//! [`GitDir`]: the bare, private working repository of one package, and its refs.
+//!
+//! Every repository is created bare, SHA-1, without templates (no sample hooks, no
+//! `info/exclude` from the system template directory), with automatic gc and maintenance
+//! off: the importer, not a background `gc --auto` racing the next run, decides when to
+//! repack. It is created in a temporary sibling directory and renamed into place, so a crash
+//! never leaves a half-initialised repository that a later run would take for a good one.
+//!
+//! Tags are lightweight (`refs/tags/<tag>` pointing at the commit). An annotated tag would
+//! need its own tagger name and date, which would have to be made deterministic; the commit
+//! already carries the changelog's author, date and message, so a tag object adds nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::run::{GitOptions, Invocation, run, run_ok};
+use crate::{Error, Oid, check_ref_name};
+
+/// A bare git repository, opened or created by [`GitDir::open_or_init`].
+#[derive(Debug, Clone)]
+pub struct GitDir {
+    path: PathBuf,
+    options: GitOptions,
+}
+
+/// One entry of a recursive tree listing ([`GitDir::ls_tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Git's mode: `0o100644`, `0o100755`, `0o120000` (symlink), `0o160000` (gitlink).
+    pub mode: u32,
+    /// The blob (or gitlink commit).
+    pub oid: Oid,
+    /// The path from the tree's root, `/`-separated. Non-UTF-8 bytes (only possible in a
+    /// tree this crate did not write) are replaced by U+FFFD.
+    pub path: String,
+}
+
+/// Config written into every repository this crate creates.
+const REPO_CONFIG: &[(&str, &str)] = &[
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("receive.autogc", "false"),
+    ("core.logAllRefUpdates", "true"),
+];
+
+impl GitDir {
+    /// Open the bare repository at `path`, creating it (and missing parents) if `path` does
+    /// not exist.
+    pub fn open_or_init(path: impl Into<PathBuf>, options: GitOptions) -> Result<GitDir, Error> {
+        // Absolute, because git runs with `/` or the repository itself as its cwd.
+        let path = std::path::absolute(path.into())
+            .map_err(|e| Error::io("resolving the repository path", e))?;
+        if !path.exists() {
+            init_bare(&path, &options)?;
+        }
+        // Cheap enough for a no-op run (one process), and it catches a path that exists but
+        // is not a bare repository before anything is written into it.
+        let dir = GitDir { path, options };
+        let out = dir.git_ok(&["rev-parse", "--is-bare-repository"])?;
+        if out.trim_ascii() != b"true" {
+            return Err(Error::invalid(
+                "bare repository",
+                dir.path.display().to_string(),
+            ));
+        }
+        Ok(dir)
+    }
+
+    /// The repository's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options git runs with.
+    pub fn options(&self) -> &GitOptions {
+        &self.options
+    }
+
+    /// The value of the full ref `name`, or `None` if it does not exist. Tags are not
+    /// peeled.
+    pub fn read_ref(&self, name: &str) -> Result<Option<Oid>, Error> {
+        check_ref_name(name)?;
+        self.rev_parse(name)
+    }
+
+    /// Resolve any revision expression (`<oid>^{tree}`, `refs/tags/x^{commit}`), or
+    /// `None` if it names nothing.
+    pub fn rev_parse(&self, rev: &str) -> Result<Option<Oid>, Error> {
+        let out = self.run(
+            Invocation::new(Some(&self.path), &["rev-parse", "--verify", "--quiet"])
+                .arg("--end-of-options")
+                .arg(rev),
+        )?;
+        match out.status.code() {
+            Some(0) => Ok(Some(parse_oid_line(&out.stdout)?)),
+            Some(1) => Ok(None),
+            _ => Err(Error::failed("rev-parse", out.status, &out.stderr)),
+        }
+    }
+
+    /// Every ref whose full name starts with `prefix` (a plain string prefix, e.g.
+    /// `refs/heads/importer/` or `refs/`), with its unpeeled value.
+    pub fn list_refs(&self, prefix: &str) -> Result<BTreeMap<String, Oid>, Error> {
+        let out = self.git_ok(&["for-each-ref", "--format=%(objectname) %(refname)"])?;
+        let mut refs = BTreeMap::new();
+        for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let line = String::from_utf8_lossy(line);
+            let Some((oid, name)) = line.split_once(' ') else {
+                return Err(unexpected("for-each-ref", &line));
+            };
+            if name.starts_with(prefix) {
+                refs.insert(name.to_owned(), Oid::from_hex(oid)?);
+            }
+        }
+        Ok(refs)
+    }
+
+    /// Point the full ref `name` at `new`, whatever it pointed at before.
+    pub fn update_ref(&self, name: &str, new: Oid) -> Result<(), Error> {
+        self.update_refs(&[(name, new)])
+    }
+
+    /// Point several refs at new values in one transaction: all move or none does.
+    pub fn update_refs(&self, updates: &[(&str, Oid)]) -> Result<(), Error> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::from("start\n");
+        for (name, new) in updates {
+            check_ref_name(name)?;
+            script.push_str(&format!("update {name} {new}\n"));
+        }
+        script.push_str("prepare\ncommit\n");
+        let inv =
+            Invocation::new(Some(&self.path), &["update-ref", "--stdin"]).stdin(script.into());
+        run_ok(&self.options, inv)?;
+        Ok(())
+    }
+
+    /// Delete the full ref `name`; deleting a missing ref is not an error.
+    pub fn delete_ref(&self, name: &str) -> Result<(), Error> {
+        check_ref_name(name)?;
+        self.git_ok(&["update-ref", "-d", name])?;
+        Ok(())
+    }
+
+    /// Create the lightweight tag `refs/tags/<tag>` at `target`. Tags never move: if it
+    /// exists at `target` this is a no-op, if it exists elsewhere it is a
+    /// [`Error::TagConflict`].
+    pub fn create_tag(&self, tag: &str, target: Oid) -> Result<String, Error> {
+        let name = crate::tag_ref(tag)?;
+        // `update-ref <ref> <new> <zero>` creates only if absent, so a race cannot move it.
+        let zero = "0".repeat(40);
+        let out = self.run(Invocation::new(
+            Some(&self.path),
+            &["update-ref", &name, &target.to_hex(), &zero],
+        ))?;
+        if out.status.success() {
+            return Ok(name);
+        }
+        match self.read_ref(&name)? {
+            Some(existing) if existing == target => Ok(name),
+            Some(existing) => Err(Error::TagConflict {
+                name,
+                existing,
+                wanted: target,
+            }),
+            None => Err(Error::failed("update-ref", out.status, &out.stderr)),
+        }
+    }
+
+    /// True if `ancestor` is `descendant` or one of its ancestors.
+    pub fn is_ancestor(&self, ancestor: Oid, descendant: Oid) -> Result<bool, Error> {
+        let out = self.run(Invocation::new(
+            Some(&self.path),
+            &[
+                "merge-base",
+                "--is-ancestor",
+                &ancestor.to_hex(),
+                &descendant.to_hex(),
+            ],
+        ))?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(Error::failed("merge-base", out.status, &out.stderr)),
+        }
+    }
+
+    /// The tree of `commit`.
+    pub fn tree_of(&self, commit: Oid) -> Result<Oid, Error> {
+        let out = self.git_ok(&["rev-parse", "--verify", &format!("{commit}^{{tree}}")])?;
+        parse_oid_line(&out)
+    }
+
+    /// Every file, symlink and gitlink below `tree_ish` (a commit or tree), recursively, in
+    /// git's order.
+    pub fn ls_tree(&self, tree_ish: Oid) -> Result<Vec<TreeEntry>, Error> {
+        let out = self.git_ok(&["ls-tree", "-r", "-z", "--full-tree", &tree_ish.to_hex()])?;
+        let mut entries = Vec::new();
+        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+            // "<mode> SP <type> SP <oid> TAB <path>"
+            let Some(tab) = record.iter().position(|&b| b == b'\t') else {
+                return Err(unexpected("ls-tree", &String::from_utf8_lossy(record)));
+            };
+            let meta = String::from_utf8_lossy(&record[..tab]);
+            let mut fields = meta.split(' ');
+            let (Some(mode), Some(_kind), Some(oid)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(unexpected("ls-tree", &meta));
+            };
+            entries.push(TreeEntry {
+                mode: u32::from_str_radix(mode, 8).map_err(|_| unexpected("ls-tree", &meta))?,
+                oid: Oid::from_hex(oid)?,
+                path: String::from_utf8_lossy(&record[tab + 1..]).into_owned(),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// The content of a blob (for a symlink: its target).
+    pub fn cat_blob(&self, blob: Oid) -> Result<Vec<u8>, Error> {
+        self.git_ok(&["cat-file", "blob", &blob.to_hex()])
+    }
+
+    /// The raw commit object (headers, blank line, message), as hashed by git.
+    pub fn cat_commit(&self, commit: Oid) -> Result<Vec<u8>, Error> {
+        self.git_ok(&["cat-file", "commit", &commit.to_hex()])
+    }
+
+    pub(crate) fn git_ok(&self, args: &[&str]) -> Result<Vec<u8>, Error> {
+        run_ok(&self.options, Invocation::new(Some(&self.path), args))
+    }
+
+    pub(crate) fn run(&self, inv: Invocation<'_>) -> Result<crate::run::Output, Error> {
+        match run(&self.options, inv) {
+            Ok(out) => Ok(out),
+            Err(crate::run::RunError::Io(e)) => Err(e),
+            Err(crate::run::RunError::TimedOut { after, stderr }) => Err(Error::Failed {
+                command: "git".to_owned(),
+                status: format!("killed after {after:?}"),
+                stderr_tail: crate::error::stderr_tail(&stderr),
+            }),
+        }
+    }
+}
+
+/// Create a bare repository at `path`: initialise a temporary sibling, configure it, then
+/// rename it into place (replacing `path` if it is an empty directory). If another process
+/// won the race, its repository is kept.
+pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(Error::invalid(
+            "repository path",
+            path.display().to_string(),
+        ));
+    };
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    let temp = parent.join(format!(
+        ".{}.init-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        run_ok(
+            options,
+            Invocation::new(
+                None,
+                &[
+                    "init",
+                    "--bare",
+                    "--quiet",
+                    "--template=",
+                    "--object-format=sha1",
+                    "--initial-branch=main",
+                ],
+            )
+            .arg(&temp),
+        )?;
+        for (key, value) in REPO_CONFIG {
+            run_ok(
+                options,
+                Invocation::new(Some(&temp), &["config", "--local", key, value]),
+            )?;
+        }
+        match std::fs::rename(&temp, path) {
+            Ok(()) => Ok(()),
+            // Someone else created it meanwhile (rename onto a non-empty directory fails).
+            Err(_) if path.exists() => Ok(()),
+            Err(e) => Err(Error::io(format!("renaming into {}", path.display()), e)),
+        }
+    })();
+    if temp.exists() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    if result.is_ok() {
+        log::info!("created bare repository {}", path.display());
+    }
+    result
+}
+
+pub(crate) fn parse_oid_line(out: &[u8]) -> Result<Oid, Error> {
+    let text = String::from_utf8_lossy(out);
+    Oid::from_hex(text.trim())
+}
+
+fn unexpected(command: &str, line: &str) -> Error {
+    Error::Failed {
+        command: command.to_owned(),
+        status: "unexpected output".to_owned(),
+        stderr_tail: line.to_owned(),
+    }
+}

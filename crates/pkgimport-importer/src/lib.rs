@@ -1,0 +1,5 @@
+//! The operations of package-importer, composed from the Launchpad client and the state
+//! database: what `poll-uploads` and `import-one` do, with the binaries reduced to start-up.
+
+pub mod changelog;
+pub mod poll;
