@@ -170,6 +170,40 @@ pub const KEYS: &[Key] = &[
         "Timeout of one request.",
     ),
     key(
+        "git.remote",
+        Kind::Str,
+        "\"file://{state_dir}/remote/{package}.git\"",
+        "Where each package is pushed; {package} and {state_dir} are filled in. A missing file:// \
+         remote is created as a bare repository on first push; ssh and https go through git.",
+    ),
+    key(
+        "git.committer_name",
+        Kind::Str,
+        "\"package-importer\"",
+        "Committer name of every import commit.",
+    ),
+    key(
+        "git.committer_email",
+        Kind::Str,
+        "\"package-importer@localhost\"",
+        "Committer email of every import commit.",
+    ),
+    key(
+        "git.network_timeout",
+        Kind::Duration,
+        "\"5m\"",
+        "Deadline of one push or ls-remote.",
+    ),
+    key(
+        "import.max_unpacked_mib",
+        Kind::Int {
+            min: 1,
+            max: 1_048_576,
+        },
+        "4096",
+        "Refuse a source package that unpacks to more than this many MiB (decompression bombs).",
+    ),
+    key(
         "poll.skew",
         Kind::Duration,
         "\"10m\"",
@@ -230,6 +264,8 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// `PKGIMPORT_FAULT`: a named point at which to abort, for recovery drills.
     pub fault: Option<String>,
+    /// `PKGIMPORT_RUN_ID`: the driver's run that started this process.
+    pub run_id: Option<i64>,
 }
 
 impl fmt::Debug for Config {
@@ -294,10 +330,12 @@ impl Config {
             .get("PKGIMPORT_FAULT")
             .filter(|f| !f.is_empty())
             .cloned();
+        let run_id = env.get("PKGIMPORT_RUN_ID").and_then(|r| r.parse().ok());
         Ok(Config {
             values,
             file,
             fault,
+            run_id,
         })
     }
 

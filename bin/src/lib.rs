@@ -8,7 +8,9 @@ pub mod config;
 pub mod ctl;
 mod startup;
 
-pub use startup::{driver_settings, launchpad_client, lock_driver, lock_poll, shutdown_signal};
+pub use startup::{
+    driver_settings, import_settings, launchpad_client, lock_driver, lock_poll, shutdown_signal,
+};
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -142,3 +142,29 @@ pub fn lock_poll(state_dir: &Path) -> Result<Option<LockFile>, Failure> {
         }
     }
 }
+
+/// The importer's settings, from the `[git]`, `[import]` and `[launchpad]` sections.
+pub fn import_settings(
+    config: &Config,
+    run_id: Option<i64>,
+) -> pkgimport_importer::import::ImportSettings {
+    let max = config.int("import.max_unpacked_mib") as u64 * 1024 * 1024;
+    let standard = pkgimport_unpack::Limits::standard();
+    pkgimport_importer::import::ImportSettings {
+        state_dir: config.state_dir(),
+        distributions: config.list("launchpad.distributions"),
+        remote_template: config.string("git.remote").to_owned(),
+        committer_name: config.string("git.committer_name").to_owned(),
+        committer_email: config.string("git.committer_email").to_owned(),
+        git: pkgimport_git::GitOptions {
+            network_timeout: config.duration("git.network_timeout"),
+            ..pkgimport_git::GitOptions::default()
+        },
+        limits: pkgimport_unpack::Limits {
+            max_total_bytes: max,
+            max_file_bytes: standard.max_file_bytes.min(max),
+            ..standard
+        },
+        run_id,
+    }
+}

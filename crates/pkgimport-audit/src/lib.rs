@@ -52,6 +52,9 @@ pub enum Event {
     DropStaged,
     /// Set the critical mark, before pushing.
     Mark,
+    /// The remote refused the push (someone else changed it): nothing was published, so
+    /// remove the mark and keep the staged rows, to be dropped.
+    AbortPush,
     /// The push succeeded: commit the staged audit and move the mark to cleanup.
     CommitAudit,
     /// Cleanup is done: remove the mark.
@@ -123,6 +126,7 @@ impl Phase {
             (P::Staged, E::DropStaged) => Ok(P::Idle),
             (P::Staged, E::Mark) => Ok(P::Critical),
             (P::Critical, E::CommitAudit) => Ok(P::Cleanup),
+            (P::Critical, E::AbortPush) => Ok(P::Staged),
             (P::Cleanup, E::Unmark) => Ok(P::Idle),
             (from, event) => Err(InvalidTransition { from, event }),
         }
@@ -173,10 +177,11 @@ impl Mark {
 mod tests {
     use super::*;
 
-    const EVENTS: [Event; 5] = [
+    const EVENTS: [Event; 6] = [
         Event::Stage,
         Event::DropStaged,
         Event::Mark,
+        Event::AbortPush,
         Event::CommitAudit,
         Event::Unmark,
     ];
@@ -198,21 +203,25 @@ mod tests {
 idle     Stage       staged
 idle     DropStaged  -
 idle     Mark        -
+idle     AbortPush   -
 idle     CommitAudit -
 idle     Unmark      -
 staged   Stage       -
 staged   DropStaged  idle
 staged   Mark        critical
+staged   AbortPush   -
 staged   CommitAudit -
 staged   Unmark      -
 critical Stage       -
 critical DropStaged  -
 critical Mark        -
+critical AbortPush   staged
 critical CommitAudit cleanup
 critical Unmark      -
 cleanup  Stage       -
 cleanup  DropStaged  -
 cleanup  Mark        -
+cleanup  AbortPush   -
 cleanup  CommitAudit -
 cleanup  Unmark      idle
 ";

@@ -2,4 +2,5 @@
 //! database: what `poll-uploads` and `import-one` do, with the binaries reduced to start-up.
 
 pub mod changelog;
+pub mod import;
 pub mod poll;

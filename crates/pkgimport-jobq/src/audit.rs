@@ -131,6 +131,16 @@ impl Store {
         })
     }
 
+    /// The push was refused: nothing was published. Removes the mark; the staged rows stay,
+    /// for the caller to drop.
+    pub fn audit_abort_push(&mut self, package: &PackageName) -> Result<()> {
+        self.audit_step(package, Event::AbortPush, "aborting the push", |tx| {
+            tx.prepare_cached("DELETE FROM audit_marks WHERE package = ?1")?
+                .execute([package.as_str()])?;
+            Ok(())
+        })
+    }
+
     /// Phase 3: the push succeeded. Moves the staged rows into the committed audit and the
     /// mark to cleanup, in one transaction.
     pub fn audit_commit(&mut self, package: &PackageName) -> Result<()> {

@@ -1,0 +1,95 @@
+//! `import-one`: import every publication of one package that is not yet imported, and push.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use pkgimport_core::PackageName;
+use pkgimport_importer::import::{ImportError, Importer};
+use pkgimport_jobq::lock::{self, LockName};
+
+/// Import every publication of PACKAGE not yet imported into its git repository, then push.
+///
+/// Safe to run at any time and any number of times: it works out for itself what is
+/// missing, and first finishes whatever a crashed run left. PKGIMPORT_FAULT=<point> aborts at
+/// a named point, to rehearse recovery: after-download, after-commit, after-stage,
+/// after-mark, after-push, after-audit-commit, after-cleanup.
+#[derive(Parser, Debug)]
+#[command(version, after_help = package_importer::exit_code_help())]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Wait for the package lock instead of exiting 73
+    #[arg(long)]
+    wait: bool,
+    /// The source package
+    package: String,
+}
+
+fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_logging();
+    finish("import-one", run(args))
+}
+
+fn run(args: Args) -> Result<Exit, Failure> {
+    let package = PackageName::parse(&args.package).or_exit(Exit::DataErr)?;
+    let config = args.common.load_config(Vec::new())?;
+    let state_dir = config.state_dir();
+    let _lock = if args.wait {
+        lock::lock_wait(&state_dir, LockName::Package(&package)).or_exit(Exit::Failure)?
+    } else {
+        match lock::try_lock(&state_dir, LockName::Package(&package)).or_exit(Exit::Failure)? {
+            Ok(l) => l,
+            Err(held) => {
+                return Err(Failure::new(
+                    Exit::Locked,
+                    anyhow::anyhow!("package {package} is being imported ({held})"),
+                ));
+            }
+        }
+    };
+    let client = package_importer::launchpad_client(&config)?;
+    let mut store = pkgimport_jobq::Store::open(&state_dir).or_exit(Exit::Failure)?;
+    let run_id = config.run_id;
+    let settings = package_importer::import_settings(&config, run_id);
+    let fault_point = config.fault.clone();
+    let fault = move |point: &str| {
+        if fault_point.as_deref() == Some(point) {
+            log::error!("PKGIMPORT_FAULT: aborting at {point}");
+            std::process::abort();
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut importer = Importer {
+        client: &client,
+        store: &mut store,
+        settings: &settings,
+        fault: &fault,
+    };
+    match importer.run(&package) {
+        Ok(s) => {
+            log::info!(
+                "import-one: package={package} versions_imported={} refs_updated={} bytes_downloaded={} seconds={:.2}",
+                s.versions_imported,
+                s.refs_updated,
+                s.bytes_downloaded,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Exit::Ok)
+        }
+        Err(e) => {
+            let exit = match &e {
+                ImportError::Unavailable(_) => Exit::Unavailable,
+                ImportError::BadInput(_) | ImportError::RemoteDiverged(_) => Exit::DataErr,
+                ImportError::Transient(_) => Exit::TempFail,
+                ImportError::Store(s) if s.is_transient() => Exit::TempFail,
+                ImportError::Store(_) => Exit::Failure,
+            };
+            Err(Failure::new(exit, e.into()))
+        }
+    }
+}
