@@ -65,6 +65,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare each package's remote refs with the committed audit; exit 2 on any mismatch
+    Verify {
+        /// Packages to check
+        #[arg(value_name = "PKG", required_unless_present = "all")]
+        packages: Vec<String>,
+        /// Check every package in the audit
+        #[arg(long, conflicts_with = "packages")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a remote that diverged from the audit (see docs/operations.md)
+    Reset {
+        package: String,
+        /// Accept what the remote holds: the audit takes the remote's refs
+        #[arg(long, required_unless_present = "restore", conflicts_with = "restore")]
+        adopt_remote: bool,
+        /// Put the remote back to what the audit says
+        #[arg(long)]
+        restore: bool,
+    },
     /// Let running imports finish, claim nothing new
     Pause,
     /// Claim again after a pause
@@ -301,6 +322,47 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             }
             Ok(Exit::Ok)
         }
+        Command::Verify {
+            packages,
+            all,
+            json,
+        } => {
+            let names = if all {
+                store
+                    .audited_packages()?
+                    .iter()
+                    .map(|p| parse_name(p))
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                packages
+                    .iter()
+                    .map(|p| parse_name(p))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            verify(&mut store, config, &names, json, out)
+        }
+        Command::Reset {
+            package,
+            adopt_remote,
+            restore: _,
+        } => {
+            let package = parse_name(&package)?;
+            let settings = crate::import_settings(config, None);
+            let _lock = lock_package(&state_dir, &package)?;
+            if adopt_remote {
+                let n = pkgimport_importer::verify::adopt_remote(&mut store, &settings, &package)
+                    .map_err(import_failure)?;
+                writeln!(out, "{package}: the audit now holds the remote's {n} refs")?;
+            } else {
+                let n = pkgimport_importer::verify::restore(&mut store, &settings, &package)
+                    .map_err(import_failure)?;
+                writeln!(
+                    out,
+                    "{package}: restored {n} refs on the remote from the audit"
+                )?;
+            }
+            Ok(Exit::Ok)
+        }
         Command::Pause => {
             store.set_paused(true)?;
             writeln!(
@@ -396,6 +458,84 @@ fn enqueue(
         ));
     }
     Ok(Exit::Ok)
+}
+
+fn verify(
+    store: &mut Store,
+    config: &Config,
+    packages: &[PackageName],
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, Failure> {
+    let settings = crate::import_settings(config, None);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for package in packages {
+        match pkgimport_importer::verify::verify(store, &settings, package) {
+            Ok(m) => all.extend(m),
+            Err(e) => {
+                errors += 1;
+                log::error!("verify {package}: {e}");
+            }
+        }
+    }
+    if json {
+        print_json(out, &all)?;
+    } else {
+        for m in &all {
+            writeln!(
+                out,
+                "{}: {} expected {} actual {}",
+                m.package,
+                m.name,
+                m.expected.as_deref().unwrap_or("(none)"),
+                m.actual.as_deref().unwrap_or("(none)")
+            )?;
+        }
+        writeln!(
+            out,
+            "verified {} packages: {} mismatched refs",
+            packages.len() - errors,
+            all.len()
+        )?;
+    }
+    if errors > 0 {
+        return Err(Failure::new(
+            Exit::Unavailable,
+            anyhow::anyhow!("{errors} packages could not be verified"),
+        ));
+    }
+    Ok(if all.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Mismatch
+    })
+}
+
+fn lock_package(
+    state_dir: &Path,
+    package: &PackageName,
+) -> Result<pkgimport_jobq::lock::LockFile, Failure> {
+    use pkgimport_jobq::lock::{self, LockName};
+    match lock::try_lock(state_dir, LockName::Package(package)).or_exit(Exit::Failure)? {
+        Ok(l) => Ok(l),
+        Err(held) => Err(Failure::new(
+            Exit::Locked,
+            anyhow::anyhow!("package {package} is being imported ({held})"),
+        )),
+    }
+}
+
+/// The exit code of an import error, by the exit-code contract.
+pub fn import_failure(e: pkgimport_importer::import::ImportError) -> Failure {
+    use pkgimport_importer::import::ImportError as E;
+    let exit = match &e {
+        E::Unavailable(_) => Exit::Unavailable,
+        E::BadInput(_) | E::RemoteDiverged(_) => Exit::DataErr,
+        E::Store(s) if !s.is_transient() => Exit::Failure,
+        E::Transient(_) | E::Store(_) => Exit::TempFail,
+    };
+    Failure::new(exit, e.into())
 }
 
 fn open(state_dir: &Path) -> Result<Store, Failure> {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
 use pkgimport_core::PackageName;
-use pkgimport_importer::import::{ImportError, Importer};
+use pkgimport_importer::import::Importer;
 use pkgimport_jobq::lock::{self, LockName};
 
 /// Import every publication of PACKAGE not yet imported into its git repository, then push.
@@ -81,15 +81,6 @@ fn run(args: Args) -> Result<Exit, Failure> {
             );
             Ok(Exit::Ok)
         }
-        Err(e) => {
-            let exit = match &e {
-                ImportError::Unavailable(_) => Exit::Unavailable,
-                ImportError::BadInput(_) | ImportError::RemoteDiverged(_) => Exit::DataErr,
-                ImportError::Transient(_) => Exit::TempFail,
-                ImportError::Store(s) if s.is_transient() => Exit::TempFail,
-                ImportError::Store(_) => Exit::Failure,
-            };
-            Err(Failure::new(exit, e.into()))
-        }
+        Err(e) => Err(package_importer::ctl::import_failure(e)),
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
     /// Launchpad's API root for the config file, once a simulator runs.
     lp_root: std::cell::RefCell<Option<String>>,
+    /// Run the real `import-one` rather than the stand-in.
+    real_importer: std::cell::Cell<bool>,
 }
 
 impl TestEnv {
@@ -32,6 +34,7 @@ impl TestEnv {
         let env = TestEnv {
             dir: tempfile::tempdir().unwrap(),
             lp_root: Default::default(),
+            real_importer: Default::default(),
         };
         std::fs::create_dir_all(env.root().join("behave")).unwrap();
         let script = env.root().join("import-stand-in");
@@ -62,7 +65,11 @@ impl TestEnv {
         let mut text = format!(
             "state_dir = {:?}\n[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{driver_extra}\n",
             self.state().display().to_string(),
-            self.root().join("import-stand-in").display().to_string(),
+            if self.real_importer.get() {
+                env!("CARGO_BIN_EXE_import-one").to_owned()
+            } else {
+                self.root().join("import-stand-in").display().to_string()
+            },
         );
         if let Some(root) = self.lp_root.borrow().as_ref() {
             text.push_str(&format!(
@@ -78,8 +85,14 @@ impl TestEnv {
     /// Starts an in-process Launchpad simulator over a copy of the fixture archive, and
     /// points the config at it.
     pub(crate) fn start_sim(&self) -> pkgimport_lpsim::SimHandle {
+        self.start_sim_with(|_| {})
+    }
+
+    /// Like [`TestEnv::start_sim`], letting `prepare` change the archive first.
+    pub(crate) fn start_sim_with(&self, prepare: impl FnOnce(&Path)) -> pkgimport_lpsim::SimHandle {
         let archive = self.root().join("archive");
         copy_dir(&fixtures().join("debian"), &archive);
+        prepare(&archive);
         let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
             source: pkgimport_lpsim::SimSource::Archive(archive),
             distribution: "debian".into(),
@@ -103,6 +116,7 @@ impl TestEnv {
             "driver" => env!("CARGO_BIN_EXE_driver"),
             "importctl" => env!("CARGO_BIN_EXE_importctl"),
             "poll-uploads" => env!("CARGO_BIN_EXE_poll-uploads"),
+            "import-one" => env!("CARGO_BIN_EXE_import-one"),
             other => panic!("no binary {other}"),
         };
         let mut cmd = Command::new(path);
@@ -152,6 +166,35 @@ impl TestEnv {
             .unwrap();
         assert!(out.status.success(), "driver failed: {}", dump(&out));
         out
+    }
+
+    /// From now on the driver runs the real `import-one`.
+    pub(crate) fn use_real_importer(&self) {
+        self.real_importer.set(true);
+        self.config("");
+    }
+
+    pub(crate) fn import_one(&self, package: &str) -> Output {
+        self.cmd("import-one").arg(package).output().unwrap()
+    }
+
+    /// The refs of a package's remote repository: name → commit.
+    pub(crate) fn remote_refs(&self, package: &str) -> BTreeMap<String, String> {
+        let git = self.state().join("remote").join(format!("{package}.git"));
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(&git)
+            .args(["for-each-ref", "--format=%(refname) %(objectname)"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (name, oid) = l.split_once(' ').unwrap();
+                (name.to_owned(), oid.to_owned())
+            })
+            .collect()
     }
 
     pub(crate) fn spawn_driver(&self, args: &[&str]) -> Child {

@@ -4,3 +4,4 @@
 pub mod changelog;
 pub mod import;
 pub mod poll;
+pub mod verify;

@@ -1,0 +1,521 @@
+//! import-one against the Launchpad simulator: real imports into git, determinism, the
+//! no-op run, ref-only imports, a tampered remote, corrupt and hostile input, and recovery
+//! from a crash at every fault point.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use pkgimport_lpsim::Publish;
+
+use crate::util::*;
+
+const PACKAGES: [&str; 8] = [
+    "authbind",
+    "golang-golang-x-term",
+    "hello",
+    "intel2gas",
+    "libcap2",
+    "libssh",
+    "llvm-defaults",
+    "tgt",
+];
+
+fn import_ok(env: &TestEnv, package: &str) -> String {
+    let out = env.import_one(package);
+    assert!(out.status.success(), "import-one {package}: {}", dump(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn all_refs(env: &TestEnv) -> BTreeMap<String, BTreeMap<String, String>> {
+    PACKAGES
+        .iter()
+        .map(|p| (p.to_string(), env.remote_refs(p)))
+        .collect()
+}
+
+fn store(env: &TestEnv) -> pkgimport_jobq::Store {
+    pkgimport_jobq::Store::open(&env.state()).unwrap()
+}
+
+/// The committed audit of a package equals its remote, and nothing is left in flight.
+fn assert_consistent(env: &TestEnv, package: &str) {
+    let mut s = store(env);
+    let name = pkgimport_core::PackageName::parse(package).unwrap();
+    let audit = s.audit(&name).unwrap();
+    assert_eq!(
+        audit.phase,
+        pkgimport_audit::Phase::Idle,
+        "{package} left in flight"
+    );
+    assert_eq!(
+        audit.refs,
+        env.remote_refs(package),
+        "{package}: remote and audit differ"
+    );
+    assert!(s.packages_in_flight().unwrap().is_empty());
+}
+
+#[test]
+fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directories() {
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        let env = TestEnv::new();
+        let _sim = env.start_sim();
+        env.use_real_importer();
+        let out = env
+            .cmd("poll-uploads")
+            .args(["--initial", "all"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", dump(&out));
+        env.drive(&["--concurrency", "2"]);
+        assert_eq!(
+            env.ctl_json(&["status"])["failed"],
+            0,
+            "{}",
+            env.ctl_ok(&["failures"])
+        );
+        for p in PACKAGES {
+            assert_consistent(&env, p);
+        }
+        results.push(all_refs(&env));
+    }
+    assert_eq!(results[0], results[1], "imports are not deterministic");
+    let hello = &results[0]["hello"];
+    for r in [
+        "refs/heads/importer/debian/bullseye",
+        "refs/heads/importer/debian/bookworm",
+        "refs/heads/importer/debian/sid",
+        "refs/tags/import/2.10-2",
+        "refs/tags/import/2.10-3",
+        "refs/tags/import/2.12.3-1",
+    ] {
+        assert!(hello.contains_key(r), "hello lacks {r}: {hello:?}");
+    }
+    assert_eq!(
+        hello["refs/heads/importer/debian/sid"],
+        hello["refs/tags/import/2.12.3-1"]
+    );
+    // DEP-14: the epoch's ':' becomes '%', '~' becomes '_'.
+    assert!(
+        results[0]["libcap2"].contains_key("refs/tags/import/1%2.78-1"),
+        "{:?}",
+        results[0]["libcap2"]
+    );
+    assert!(
+        results[0]["golang-golang-x-term"]
+            .contains_key("refs/tags/import/0.0_git20201210.2321bbc-1")
+    );
+    // Pockets other than Release get their own branch.
+    assert!(
+        results[0]["golang-golang-x-term"]
+            .contains_key("refs/heads/importer/debian/bookworm-security")
+    );
+}
+
+#[test]
+fn commits_carry_the_changelog_and_the_changelog_parent() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    import_ok(&env, "hello");
+    let git = env.state().join("remote/hello.git");
+    let show = |rev: &str, format: &str| {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&git)
+            .args(["log", "-1", &format!("--format={format}"), rev])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(
+        show("import/2.12.3-1", "%an <%ae>"),
+        "Santiago Vila <sanvila@debian.org>"
+    );
+    assert_eq!(
+        show("import/2.12.3-1", "%cn <%ce>"),
+        "package-importer <package-importer@localhost>"
+    );
+    assert_eq!(
+        show("import/2.12.3-1", "%ad"),
+        show("import/2.12.3-1", "%cd")
+    );
+    assert!(show("import/2.12.3-1", "%B").starts_with("Import hello 2.12.3-1\n\nhello (2.12.3-1)"));
+    assert_eq!(
+        show("import/2.12.3-1", "%P"),
+        show("import/2.10-3", "%H"),
+        "changelog parent"
+    );
+    assert_eq!(show("import/2.10-3", "%P"), show("import/2.10-2", "%H"));
+    assert_eq!(
+        show("import/2.10-2", "%P"),
+        "",
+        "the oldest import is a root"
+    );
+}
+
+#[test]
+fn a_noop_rerun_asks_one_history_query_per_partition_and_nothing_else() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    import_ok(&env, "hello");
+    let before = env.remote_refs("hello");
+    sim.reset_stats();
+    let log = import_ok(&env, "hello");
+    assert!(log.contains("nothing to import"), "{log}");
+    let stats = sim.stats();
+    assert_eq!(
+        stats.route_total("getPublishedSources"),
+        4,
+        "one per series: {stats:?}"
+    );
+    for route in ["sourceFileUrls", "librarian", "sourcefiles"] {
+        assert_eq!(stats.route_total(route), 0, "{route}: {stats:?}");
+    }
+    assert_eq!(env.remote_refs("hello"), before);
+}
+
+#[test]
+fn a_version_copied_to_a_new_series_is_a_ref_update_only() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    import_ok(&env, "hello");
+    let before = env.remote_refs("hello");
+    sim.publish(&Publish {
+        package: "hello".into(),
+        version: "2.12.3-1".into(),
+        suite: "forky".into(),
+        date_created: None,
+        published: true,
+    })
+    .unwrap();
+    sim.reset_stats();
+    let log = import_ok(&env, "hello");
+    assert!(log.contains("versions_imported=0 refs_updated=1"), "{log}");
+    let stats = sim.stats();
+    assert_eq!(
+        stats.route_total("sourceFileUrls") + stats.route_total("librarian"),
+        0,
+        "downloaded: {stats:?}"
+    );
+    let after = env.remote_refs("hello");
+    assert_eq!(
+        after["refs/heads/importer/debian/forky"],
+        before["refs/tags/import/2.12.3-1"]
+    );
+    assert_eq!(after.len(), before.len() + 1);
+    assert_consistent(&env, "hello");
+}
+
+#[test]
+fn a_tampered_remote_is_detected_and_never_overwritten() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    import_ok(&env, "hello");
+    let out = env.ctl(&["verify", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
+
+    // Someone points the sid branch elsewhere.
+    let git = env.state().join("remote/hello.git");
+    let ok = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&git)
+        .args([
+            "update-ref",
+            "refs/heads/importer/debian/sid",
+            "refs/tags/import/2.10-2",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let tampered = env.remote_refs("hello");
+    let out = env.ctl(&["verify", "hello", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", dump(&out));
+    let mismatches: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(mismatches[0]["ref"], "refs/heads/importer/debian/sid");
+    assert_eq!(
+        mismatches[0]["actual"],
+        tampered["refs/heads/importer/debian/sid"].as_str()
+    );
+
+    // A new upload to sid must not be pushed over the tampering.
+    sim.publish(&Publish {
+        package: "hello".into(),
+        version: "2.10-3".into(),
+        suite: "sid".into(),
+        date_created: None,
+        published: true,
+    })
+    .unwrap();
+    let out = env.import_one("hello");
+    assert_eq!(out.status.code(), Some(65), "{}", dump(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("remote diverged: refs/heads/importer/debian/sid"),
+        "{}",
+        dump(&out)
+    );
+    assert_eq!(env.remote_refs("hello"), tampered, "the remote was changed");
+    assert!(store(&env).packages_in_flight().unwrap().is_empty());
+
+    // A human resolves it; then imports flow again.
+    env.ctl_ok(&["reset", "hello", "--restore"]);
+    assert_eq!(env.ctl(&["verify", "hello"]).status.code(), Some(0));
+    import_ok(&env, "hello");
+    assert_consistent(&env, "hello");
+}
+
+#[test]
+fn adopting_the_remote_makes_the_audit_follow_it() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    import_ok(&env, "hello");
+    let git = env.state().join("remote/hello.git");
+    assert!(
+        std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&git)
+            .args([
+                "update-ref",
+                "refs/heads/importer/debian/sid",
+                "refs/tags/import/2.10-3"
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(env.ctl(&["verify", "hello"]).status.code(), Some(2));
+    env.ctl_ok(&["reset", "hello", "--adopt-remote"]);
+    assert_eq!(env.ctl(&["verify", "--all"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_corrupt_download_exits_65_and_pushes_nothing() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim_with(|archive| {
+        // Same size, other bytes: Launchpad's metadata and the .dsc both disagree now.
+        let f = archive.join("hello/hello_2.10.orig.tar.gz");
+        let len = std::fs::metadata(&f).unwrap().len() as usize;
+        std::fs::write(&f, vec![b'x'; len]).unwrap();
+    });
+    let out = env.import_one("hello");
+    assert_eq!(out.status.code(), Some(65), "{}", dump(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checksum") || err.contains("sha256"), "{err}");
+    assert!(
+        !env.state().join("remote/hello.git").exists(),
+        "something was pushed"
+    );
+    assert!(store(&env).packages_in_flight().unwrap().is_empty());
+}
+
+/// A `3.0 (native)` package whose tarball is given, with a real `.dsc`, added to the
+/// simulator's archive and manifest.
+fn add_native_package(archive: &Path, name: &str, version: &str, tar: Vec<u8>) {
+    let tarball = pkgimport_testkit::compress(&tar, "gz");
+    let file = format!("{name}_{version}.tar.gz");
+    pkgimport_testkit::write_package(
+        &archive.join(name),
+        name,
+        version,
+        "3.0 (native)",
+        &[(&file, &tarball)],
+    );
+    let manifest_path = archive.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest[name] =
+        serde_json::json!({ version: { "format": "3.0 (native)", "suites": ["sid"] } });
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+fn changelog(name: &str, version: &str) -> Vec<u8> {
+    format!("{name} ({version}) unstable; urgency=low\n\n  * Test.\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n").into_bytes()
+}
+
+#[test]
+fn hostile_tarballs_are_refused_and_nothing_is_written_outside() {
+    let env = TestEnv::new();
+    let outside = env.root().join("outside");
+    let _sim = env.start_sim_with(|archive| {
+        let mut t = pkgimport_testkit::Tar::new();
+        t.dir("escape-1/")
+            .file(
+                "escape-1/debian/changelog",
+                0o644,
+                &changelog("escape", "1"),
+            )
+            .file("escape-1/../../outside/escaped", 0o644, b"gotcha");
+        add_native_package(archive, "escape", "1", t.finish());
+        let mut t = pkgimport_testkit::Tar::new();
+        t.dir("abslink-1/")
+            .file(
+                "abslink-1/debian/changelog",
+                0o644,
+                &changelog("abslink", "1"),
+            )
+            .symlink("abslink-1/link", "/etc")
+            .file("abslink-1/link/passwd", 0o644, b"gotcha");
+        add_native_package(archive, "abslink", "1", t.finish());
+    });
+    env.use_real_importer();
+    env.enqueue("upload", &["escape", "abslink", "hello"]);
+    env.drive(&[]);
+    let failures = env.ctl_json(&["failures"]);
+    let sig = |p: &str| {
+        failures
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["package"] == p)
+            .map(|f| f["signature"].as_str().unwrap().to_owned())
+    };
+    let escape = sig("escape").expect("escape must fail");
+    let abslink = sig("abslink").expect("abslink must fail");
+    assert!(
+        escape.contains("..") || escape.contains("unsafe") || escape.contains("escape"),
+        "{escape}"
+    );
+    assert!(
+        abslink.contains("symlink") || abslink.contains("unsafe") || abslink.contains("through"),
+        "{abslink}"
+    );
+    assert!(
+        failures
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["transient"] == false)
+    );
+    assert_eq!(sig("hello"), None, "another package was affected");
+    assert!(!outside.exists(), "a file was written outside");
+    assert!(!Path::new("/etc/passwd-gotcha").exists());
+    assert!(!env.state().join("remote/escape.git").exists());
+    assert!(!env.state().join("remote/abslink.git").exists());
+}
+
+#[test]
+fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result() {
+    let reference = TestEnv::new();
+    let _sim = reference.start_sim();
+    import_ok(&reference, "hello");
+    let expected = reference.remote_refs("hello");
+
+    for point in pkgimport_importer::import::FAULT_POINTS {
+        let env = TestEnv::new();
+        let _sim = env.start_sim();
+        let out = env
+            .cmd("import-one")
+            .arg("hello")
+            .env("PKGIMPORT_FAULT", point)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{point}: the fault did not fire: {}",
+            dump(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(point),
+            "{point}: {}",
+            dump(&out)
+        );
+        import_ok(&env, "hello");
+        assert_eq!(
+            env.remote_refs("hello"),
+            expected,
+            "{point}: remote differs from an uninterrupted import"
+        );
+        assert_consistent(&env, "hello");
+        // No duplicated commits: exactly one commit per version in the remote.
+        let count = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(env.state().join("remote/hello.git"))
+            .args(["rev-list", "--all", "--count"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&count.stdout).trim(),
+            "3",
+            "{point}"
+        );
+        // And a third run has nothing to do.
+        assert!(
+            import_ok(&env, "hello").contains("nothing to import"),
+            "{point}"
+        );
+    }
+}
+
+#[test]
+fn a_held_package_lock_gives_73() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let name = pkgimport_core::PackageName::parse("hello").unwrap();
+    let _held = pkgimport_jobq::lock::try_lock(
+        &env.state(),
+        pkgimport_jobq::lock::LockName::Package(&name),
+    )
+    .unwrap()
+    .unwrap();
+    let out = env.import_one("hello");
+    assert_eq!(out.status.code(), Some(73), "{}", dump(&out));
+    let out = env.import_one("../../etc/passwd");
+    assert_eq!(out.status.code(), Some(65), "{}", dump(&out));
+}
+
+/// The tree of every imported version equals `dpkg-source -x --skip-patches` plus
+/// `git add -A -f`: the commit path (fast-import), not only the unpacker, matches dpkg.
+#[test]
+fn every_imported_tree_equals_dpkg_source_output() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    for p in PACKAGES {
+        import_ok(&env, p);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("debian/manifest.json")).unwrap())
+            .unwrap();
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut checked = 0;
+    for (package, versions) in manifest.as_object().unwrap() {
+        for version in versions.as_object().unwrap().keys() {
+            let bare = version.split_once(':').map_or(version.as_str(), |(_, v)| v);
+            let dsc = fixtures()
+                .join("debian")
+                .join(package)
+                .join(format!("{package}_{bare}.dsc"));
+            let work = tempfile::tempdir().unwrap();
+            let dest = work.path().join("src");
+            run(std::process::Command::new("dpkg-source")
+                .args(["--no-check", "--skip-patches", "-x"])
+                .arg(&dsc)
+                .arg(&dest)
+                .env("LC_ALL", "C"));
+            run(std::process::Command::new("git")
+                .args(["init", "-q"])
+                .current_dir(&dest));
+            run(std::process::Command::new("git")
+                .args(["add", "-A", "-f"])
+                .current_dir(&dest));
+            let expected = run(std::process::Command::new("git")
+                .arg("write-tree")
+                .current_dir(&dest));
+            let tag = format!(
+                "refs/tags/import/{}",
+                pkgimport_unpack::mangle_version(version)
+            );
+            let actual = run(std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(env.state().join("remote").join(format!("{package}.git")))
+                .args(["rev-parse", &format!("{tag}^{{tree}}")]));
+            assert_eq!(actual, expected, "{package} {version}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 21, "only {checked} versions checked");
+}
