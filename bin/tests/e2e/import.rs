@@ -519,3 +519,57 @@ fn every_imported_tree_equals_dpkg_source_output() {
     }
     assert!(checked >= 21, "only {checked} versions checked");
 }
+
+#[test]
+fn a_file_shared_by_versions_is_downloaded_once() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    import_ok(&env, "hello");
+    // hello 2.10-2 and 2.10-3 share hello_2.10.orig.tar.gz (and its .asc): every file of
+    // the package's folder is fetched exactly once.
+    let files = std::fs::read_dir(fixtures().join("debian/hello"))
+        .unwrap()
+        .count() as u64;
+    assert_eq!(
+        sim.stats().count("librarian", 200),
+        files,
+        "{:?}",
+        sim.stats()
+    );
+}
+
+#[test]
+fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
+    sim.set_faults(pkgimport_lpsim::FaultSettings {
+        mode: pkgimport_lpsim::FaultMode::Down,
+        error_rate: None,
+        status: None,
+        retry_after: None,
+        delay_ms: None,
+    })
+    .unwrap();
+    let out = env.import_one("hello");
+    assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
+    sim.set_faults(pkgimport_lpsim::FaultSettings {
+        mode: pkgimport_lpsim::FaultMode::Ok,
+        error_rate: None,
+        status: None,
+        retry_after: None,
+        delay_ms: None,
+    })
+    .unwrap();
+
+    // A remote nobody answers: ssh to a closed port on this machine.
+    env.config_sections(
+        "",
+        "[git]\nremote = \"ssh://127.0.0.1:1/{package}.git\"\nnetwork_timeout = \"5s\"\n",
+    );
+    let out = env.import_one("hello");
+    assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
+    // The push is marked and waits: once the remote is back, the next run finishes it.
+    env.config("");
+    import_ok(&env, "hello");
+    assert_consistent(&env, "hello");
+}
