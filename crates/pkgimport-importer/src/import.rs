@@ -164,12 +164,15 @@ impl Importer<'_> {
 
         // Pass 2: unpack and commit, oldest first, so that parents exist.
         let mut fast_import = FastImport::start(&repo).map_err(git_error)?;
-        for (p, dir) in to_build.iter().zip(&sources) {
+        for (i, (p, dir)) in to_build.iter().zip(&sources).enumerate() {
             let version = &p.source_package_version;
             let oid = self.commit_version(package, &mut fast_import, dir, version, &versions)?;
+            // One line per version: the progress of a long import, on a terminal or in a log.
             log::info!(
-                "package={package} version={version} commit={}",
-                oid.to_hex()
+                "package={package} version={version} commit={} ({}/{})",
+                oid.to_hex(),
+                i + 1,
+                to_build.len()
             );
             versions.insert(version.clone(), oid.to_hex());
             new_versions.insert(version.clone(), oid.to_hex());
