@@ -102,6 +102,19 @@ pub struct Importer<'a> {
     pub fault: &'a dyn Fn(&str),
 }
 
+/// A publication found in one distribution's history.
+struct Found {
+    distro: String,
+    publication: Publication,
+}
+
+impl std::ops::Deref for Found {
+    type Target = Publication;
+    fn deref(&self) -> &Publication {
+        &self.publication
+    }
+}
+
 /// One publication, as the importer keys it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -122,7 +135,7 @@ impl Importer<'_> {
         summary.publications_seen = history.len() as u64;
         let audit = self.store.audit(package)?;
         let done: BTreeSet<Key> = audit.publications.iter().map(key_of_row).collect();
-        let mut todo: Vec<&Publication> = history
+        let mut todo: Vec<&Found> = history
             .iter()
             .filter(|p| !done.contains(&key_of(p)))
             .collect();
@@ -146,7 +159,7 @@ impl Importer<'_> {
         let mut versions = audit.versions.clone();
         let mut new_versions: BTreeMap<String, String> = BTreeMap::new();
         // Pass 1: fetch what is missing, so a download failure happens before any git work.
-        let mut to_build: Vec<&Publication> = Vec::new();
+        let mut to_build: Vec<&Found> = Vec::new();
         let mut planned: BTreeSet<&str> = BTreeSet::new();
         for p in &todo {
             let v = p.source_package_version.as_str();
@@ -306,7 +319,7 @@ impl Importer<'_> {
     }
 
     /// The package's publications in every configured distribution, one query per series.
-    fn history(&self, package: &PackageName) -> Result<Vec<Publication>> {
+    fn history(&self, package: &PackageName) -> Result<Vec<Found>> {
         let mut all = Vec::new();
         for distro in &self.settings.distributions {
             let series = self.client.distro_series(distro).map_err(lp_error)?;
@@ -329,9 +342,9 @@ impl Importer<'_> {
                     if p.status == PublicationStatus::Deleted {
                         continue;
                     }
-                    all.push(Publication {
-                        distro_series_link: format!("{distro}/{}", p.series_name()),
-                        ..p
+                    all.push(Found {
+                        distro: distro.clone(),
+                        publication: p,
                     });
                 }
             }
@@ -571,14 +584,10 @@ fn file_name_of(url: &str) -> Result<String> {
     Ok(name)
 }
 
-fn key_of(p: &Publication) -> Key {
-    let (distro, series) = p
-        .distro_series_link
-        .split_once('/')
-        .unwrap_or(("", &p.distro_series_link));
+fn key_of(p: &Found) -> Key {
     Key {
-        distro: distro.to_owned(),
-        series: series.to_owned(),
+        distro: p.distro.clone(),
+        series: p.series_name().to_owned(),
         pocket: p.pocket.as_str().to_owned(),
         version: p.source_package_version.clone(),
     }
@@ -593,7 +602,7 @@ fn key_of_row(r: &PublicationRow) -> Key {
     }
 }
 
-fn row_of(p: &Publication) -> PublicationRow {
+fn row_of(p: &Found) -> PublicationRow {
     let k = key_of(p);
     PublicationRow {
         distro: k.distro,
