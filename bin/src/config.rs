@@ -20,12 +20,17 @@ use anyhow::{Context, bail};
 pub const SYSTEM_CONFIG: &str = "/etc/package-importer/config.toml";
 
 /// The type of a key's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     /// An integer within bounds.
     Int {
         min: i64,
         max: i64,
+    },
+    /// A number within bounds.
+    Float {
+        min: f64,
+        max: f64,
     },
     /// A humantime duration: `30s`, `5m`, `1h 30m`.
     Duration,
@@ -204,6 +209,79 @@ pub const KEYS: &[Key] = &[
         "Refuse a source package that unpacks to more than this many MiB (decompression bombs).",
     ),
     key(
+        "retry.cooldown_base",
+        Kind::Duration,
+        "\"5m\"",
+        "retry-failures: the cooldown before the first automatic retry; it doubles per attempt.",
+    ),
+    key(
+        "retry.cooldown_cap",
+        Kind::Duration,
+        "\"6h\"",
+        "retry-failures: the longest cooldown.",
+    ),
+    key(
+        "retry.jitter",
+        Kind::Float { min: 0.0, max: 0.9 },
+        "0.2",
+        "retry-failures: spread each cooldown by up to this fraction either way.",
+    ),
+    key(
+        "retry.max_consecutive",
+        Kind::Int { min: 1, max: 1000 },
+        "5",
+        "retry-failures: after this many failures in a row with one signature, stop retrying; \
+         the package needs attention.",
+    ),
+    key(
+        "breaker.open_duration",
+        Kind::Duration,
+        "\"60s\"",
+        "How long the breaker stays open the first time.",
+    ),
+    key(
+        "breaker.max_open_duration",
+        Kind::Duration,
+        "\"15m\"",
+        "The open duration doubles with each re-opening, up to this.",
+    ),
+    key(
+        "breaker.trip_consecutive",
+        Kind::Int {
+            min: 1,
+            max: 10_000,
+        },
+        "5",
+        "Open after this many upstream-unavailable outcomes in a row.",
+    ),
+    key(
+        "breaker.trip_ratio",
+        Kind::Float { min: 0.0, max: 1.0 },
+        "0.5",
+        "Or open when at least this share of the outcomes in the window were unavailable...",
+    ),
+    key(
+        "breaker.trip_min_outcomes",
+        Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        "20",
+        "...provided the window holds at least this many outcomes.",
+    ),
+    key(
+        "breaker.trip_window",
+        Kind::Duration,
+        "\"60s\"",
+        "The window of the trip ratio.",
+    ),
+    key(
+        "breaker.probe_lease",
+        Kind::Duration,
+        "\"70m\"",
+        "How long a probe's holder keeps it before another driver may probe (longer than the run timeout).",
+    ),
+    key(
         "poll.skew",
         Kind::Duration,
         "\"10m\"",
@@ -347,6 +425,13 @@ impl Config {
             .0
     }
 
+    pub fn float(&self, name: &str) -> f64 {
+        let v = self.get(name);
+        v.as_float()
+            .or_else(|| v.as_integer().map(|i| i as f64))
+            .expect("checked when loaded")
+    }
+
     pub fn int(&self, name: &str) -> i64 {
         self.get(name).as_integer().expect("checked when loaded")
     }
@@ -457,6 +542,11 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
                 .parse()
                 .with_context(|| format!("{raw:?} is not an integer"))?,
         ),
+        Kind::Float { .. } => toml::Value::Float(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{raw:?} is not a number"))?,
+        ),
         Kind::List => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -474,6 +564,15 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
     match (k.kind, &value) {
         (Kind::Int { min, max }, toml::Value::Integer(n)) => {
             if *n < min || *n > max {
+                bail!("{n} is out of range {min}..={max}");
+            }
+        }
+        (Kind::Float { min, max }, toml::Value::Float(_) | toml::Value::Integer(_)) => {
+            let n = value
+                .as_float()
+                .or_else(|| value.as_integer().map(|i| i as f64))
+                .unwrap_or(f64::NAN);
+            if !(min..=max).contains(&n) {
                 bail!("{n} is out of range {min}..={max}");
             }
         }
@@ -500,6 +599,7 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Int { .. } => "an integer",
+        Kind::Float { .. } => "a number",
         Kind::Duration => "a duration string",
         Kind::Str | Kind::Path => "a string",
         Kind::List => "a list of strings",

@@ -49,15 +49,29 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
-    /// Recorded failures
+    /// Recorded failures, grouped by signature (--all: one line per package)
     Failures {
         #[arg(long)]
         json: bool,
+        /// One line per package instead of groups
+        #[arg(long)]
+        all: bool,
     },
-    /// Re-queue failed packages at manual priority
+    /// Re-queue failed packages at manual priority: by name, by signature, or all transient
     Retry {
-        #[arg(required = true, value_name = "PKG")]
+        #[arg(value_name = "PKG", required_unless_present_any = ["signature", "transient"])]
         packages: Vec<String>,
+        /// Every package failed with this signature (as `importctl failures` shows it)
+        #[arg(long, conflicts_with = "packages")]
+        signature: Option<String>,
+        /// Every package with a transient failure
+        #[arg(long, conflicts_with_all = ["packages", "signature"])]
+        transient: bool,
+    },
+    /// The circuit breaker
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
     },
     /// Everything known about one package
     Show {
@@ -95,6 +109,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BreakerCommand {
+    /// Close the breaker by hand: dispatch resumes at full concurrency
+    Reset,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -143,7 +163,15 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                     st.queued, st.delayed, st.blocked
                 )?;
                 writeln!(out, "running:  {}", st.running)?;
-                writeln!(out, "failed:   {}", st.failed)?;
+                writeln!(
+                    out,
+                    "failed:   {} ({} need attention)",
+                    st.failed, st.needs_attention
+                )?;
+                let since = st.breaker_opened_at.map_or(String::new(), |t| {
+                    format!(" since {}", ago(t.age(now).as_millis() as u64))
+                });
+                writeln!(out, "breaker:  {}{since}", st.breaker)?;
                 writeln!(out, "paused:   {}", if st.paused { "yes" } else { "no" })?;
                 let oldest = st
                     .oldest_queued_age_s
@@ -227,40 +255,29 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             }
             Ok(Exit::Ok)
         }
-        Command::Failures { json } => {
-            let failures = store.failures()?;
-            if json {
-                print_json(out, &failures)?;
-                return Ok(Exit::Ok);
-            }
-            writeln!(
-                out,
-                "{:<30} {:<9} {:>8} {:>6}  {:<20}  SIGNATURE",
-                "PACKAGE", "KIND", "ATTEMPTS", "IN-ROW", "LAST SEEN"
-            )?;
-            for f in failures {
-                let kind = match (f.retrying, f.transient) {
-                    (true, _) => "retrying",
-                    (false, true) => "transient",
-                    (false, false) => "permanent",
-                };
-                writeln!(
-                    out,
-                    "{:<30} {kind:<9} {:>8} {:>6}  {:<20}  {}",
-                    f.package,
-                    f.attempts,
-                    f.consecutive,
-                    f.last_seen.to_string(),
-                    f.signature
-                )?;
+        Command::Failures { json, all } => failures(&mut store, json, all, out),
+        Command::Breaker {
+            command: BreakerCommand::Reset,
+        } => {
+            match store.breaker_reset()? {
+                Some(t) => writeln!(out, "breaker {} -> closed", t.from.as_str())?,
+                None => writeln!(out, "breaker was already closed")?,
             }
             Ok(Exit::Ok)
         }
-        Command::Retry { packages } => {
-            let names = packages
-                .iter()
-                .map(|p| parse_name(p))
-                .collect::<Result<Vec<_>, _>>()?;
+        Command::Retry {
+            packages,
+            signature,
+            transient,
+        } => {
+            let names = if signature.is_some() || transient {
+                store.failed_packages(signature.as_deref(), transient)?
+            } else {
+                packages
+                    .iter()
+                    .map(|p| parse_name(p))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
             let had = store.retry(&names, Priority::MANUAL)?;
             writeln!(
                 out,
@@ -400,6 +417,75 @@ fn config_command(
             }
         }
         ConfigCommand::Example => write!(out, "{}", config::example())?,
+    }
+    Ok(Exit::Ok)
+}
+
+fn failures(
+    store: &mut Store,
+    json: bool,
+    all: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, Failure> {
+    if all {
+        let failures = store.failures()?;
+        if json {
+            print_json(out, &failures)?;
+            return Ok(Exit::Ok);
+        }
+        writeln!(
+            out,
+            "{:<30} {:<15} {:>8} {:>6}  {:<20}  SIGNATURE",
+            "PACKAGE", "KIND", "ATTEMPTS", "IN-ROW", "LAST SEEN"
+        )?;
+        for f in failures {
+            let kind = match (f.retrying, f.needs_attention, f.transient) {
+                (true, _, _) => "retrying",
+                (false, true, _) => "needs attention",
+                (false, false, true) => "transient",
+                (false, false, false) => "permanent",
+            };
+            writeln!(
+                out,
+                "{:<30} {kind:<15} {:>8} {:>6}  {:<20}  {}",
+                f.package,
+                f.attempts,
+                f.consecutive,
+                f.last_seen.to_string(),
+                f.signature
+            )?;
+        }
+        return Ok(Exit::Ok);
+    }
+    let groups = store.failure_groups(5)?;
+    if json {
+        print_json(out, &groups)?;
+        return Ok(Exit::Ok);
+    }
+    writeln!(
+        out,
+        "{:>6}  {:<9}  {:<20}  {:<20}  SIGNATURE",
+        "COUNT", "KIND", "FIRST SEEN", "LAST SEEN"
+    )?;
+    for g in groups {
+        let kind = if g.transient {
+            "transient"
+        } else {
+            "permanent"
+        };
+        writeln!(
+            out,
+            "{:>6}  {kind:<9}  {:<20}  {:<20}  {}",
+            g.count,
+            g.first_seen.to_string(),
+            g.last_seen.to_string(),
+            g.signature
+        )?;
+        let attention = match g.needs_attention {
+            0 => String::new(),
+            n => format!(" ({n} need attention)"),
+        };
+        writeln!(out, "{:>62}e.g. {}{attention}", "", g.examples.join(" "))?;
     }
     Ok(Exit::Ok)
 }

@@ -9,7 +9,8 @@ pub mod ctl;
 mod startup;
 
 pub use startup::{
-    driver_settings, import_settings, launchpad_client, lock_driver, lock_poll, shutdown_signal,
+    breaker_settings, driver_settings, import_settings, launchpad_client, lock_driver, lock_poll,
+    shutdown_signal,
 };
 
 use std::io::Write;

@@ -44,8 +44,22 @@ pub fn driver_settings(config: &Config, exit_when_idle: bool) -> Result<DriverSe
             locked: config.duration("driver.locked_retry_delay"),
             unavailable: config.duration("driver.unavailable_retry_delay"),
         },
+        breaker: breaker_settings(config),
         exit_when_idle,
     })
+}
+
+/// The circuit breaker's knobs, from the `[breaker]` section.
+pub fn breaker_settings(config: &Config) -> pkgimport_core::breaker::BreakerSettings {
+    pkgimport_core::breaker::BreakerSettings {
+        open_duration: config.duration("breaker.open_duration"),
+        max_open_duration: config.duration("breaker.max_open_duration"),
+        trip_consecutive: config.int("breaker.trip_consecutive") as u32,
+        trip_ratio: config.float("breaker.trip_ratio"),
+        trip_min_outcomes: config.int("breaker.trip_min_outcomes") as u32,
+        trip_window: config.duration("breaker.trip_window"),
+        probe_lease: config.duration("breaker.probe_lease"),
+    }
 }
 
 /// A program named with a `/` is taken as it is. A bare name is looked for beside the

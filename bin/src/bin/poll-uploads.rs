@@ -56,7 +56,28 @@ fn run(args: Args) -> Result<Exit, Failure> {
     };
     let mut store = pkgimport_jobq::Store::open(&state_dir).or_exit(Exit::Failure)?;
     let started = std::time::Instant::now();
-    match poll::poll(&client, &mut store, &settings, config.fault.as_deref()) {
+    let result = poll::poll(&client, &mut store, &settings, config.fault.as_deref());
+    // Launchpad's answer (or silence) is evidence for the shared circuit breaker.
+    let outcome = match &result {
+        Err(e) if e.is_unavailable() => Some(pkgimport_core::breaker::Outcome::Unavailable),
+        Ok(_) => Some(pkgimport_core::breaker::Outcome::Available),
+        Err(_) => None,
+    };
+    if let Some(outcome) = outcome {
+        let breaker = package_importer::breaker_settings(&config);
+        let who = format!("poll:{}", std::process::id());
+        if let Some(t) = store
+            .breaker_record(outcome, &who, &breaker, 0.5)
+            .or_exit(Exit::Failure)?
+        {
+            log::warn!(
+                "breaker {} -> {} after a poll",
+                t.from.as_str(),
+                t.to.as_str()
+            );
+        }
+    }
+    match result {
         Ok(s) => {
             log::info!(
                 "poll-uploads: partitions={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",

@@ -69,7 +69,7 @@ fn timeout_kills_the_whole_process_group() {
         .parse()
         .unwrap();
     wait_for(5, "the grandchild to die", || !alive(grandchild));
-    let failures = env.ctl_json(&["failures"]);
+    let failures = env.ctl_json(&["failures", "--all"]);
     assert_eq!(failures[0]["package"], "slow");
     assert_eq!(failures[0]["signature"], "timeout");
     assert_eq!(failures[0]["transient"], true);
@@ -107,7 +107,7 @@ fn exit_codes_65_and_75_record_failures_with_signatures() {
     );
     env.enqueue("upload", &["bad", "flaky"]);
     env.drive(&[]);
-    let failures = env.ctl_json(&["failures"]);
+    let failures = env.ctl_json(&["failures", "--all"]);
     let by_pkg = |p: &str| {
         failures
             .as_array()
@@ -152,7 +152,13 @@ fn codes_69_and_73_requeue_without_a_failure() {
     let outcomes = env.outcomes();
     assert_eq!(outcomes["upstream"], ["unavailable", "success"]);
     assert_eq!(outcomes["locked"], ["locked", "success"]);
-    assert_eq!(env.ctl_json(&["failures"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        env.ctl_json(&["failures", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -258,7 +264,13 @@ fn sigterm_drains_then_kills_and_requeues() {
     assert_eq!(queue.as_array().unwrap().len(), 1);
     assert_eq!(queue[0]["package"], "stuck");
     assert_eq!(queue[0]["state"], "queued");
-    assert_eq!(env.ctl_json(&["failures"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        env.ctl_json(&["failures", "--all"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]

@@ -361,7 +361,7 @@ fn hostile_tarballs_are_refused_and_nothing_is_written_outside() {
     env.use_real_importer();
     env.enqueue("upload", &["escape", "abslink", "hello"]);
     env.drive(&[]);
-    let failures = env.ctl_json(&["failures"]);
+    let failures = env.ctl_json(&["failures", "--all"]);
     let sig = |p: &str| {
         failures
             .as_array()

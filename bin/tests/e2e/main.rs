@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries, each test in its own temporary state directory.
 
 mod driver;
+mod failures;
 mod import;
 mod importctl;
 mod poll;

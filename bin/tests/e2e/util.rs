@@ -88,6 +88,29 @@ impl TestEnv {
         self.start_sim_with(|_| {})
     }
 
+    /// Starts an in-process simulator serving a synthetic history of tiny packages.
+    pub(crate) fn start_synthetic_sim(
+        &self,
+        packages: u32,
+        series: u16,
+    ) -> pkgimport_lpsim::SimHandle {
+        let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
+            source: pkgimport_lpsim::SimSource::Synthetic(pkgimport_lpsim::SyntheticSpec {
+                packages,
+                series,
+                versions: 1,
+            }),
+            distribution: "debian".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            seed: 7,
+            threads: 8,
+        })
+        .unwrap();
+        *self.lp_root.borrow_mut() = Some(sim.api_root());
+        self.config("");
+        sim
+    }
+
     /// Like [`TestEnv::start_sim`], letting `prepare` change the archive first.
     pub(crate) fn start_sim_with(&self, prepare: impl FnOnce(&Path)) -> pkgimport_lpsim::SimHandle {
         let archive = self.root().join("archive");
@@ -117,6 +140,7 @@ impl TestEnv {
             "importctl" => env!("CARGO_BIN_EXE_importctl"),
             "poll-uploads" => env!("CARGO_BIN_EXE_poll-uploads"),
             "import-one" => env!("CARGO_BIN_EXE_import-one"),
+            "retry-failures" => env!("CARGO_BIN_EXE_retry-failures"),
             other => panic!("no binary {other}"),
         };
         let mut cmd = Command::new(path);

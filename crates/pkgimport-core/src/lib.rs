@@ -5,6 +5,7 @@
 //! signatures. No module in this crate touches the file system, the network or the clock, so
 //! every other crate may depend on it without pulling in IO.
 
+pub mod breaker;
 pub mod exit;
 pub mod name;
 pub mod priority;

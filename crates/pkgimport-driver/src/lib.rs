@@ -11,6 +11,7 @@
 //! tasks that only wait on processes and report back. A single-threaded runtime is enough:
 //! the driver waits, it does not compute.
 
+mod gate;
 pub mod judge;
 pub mod process;
 mod supervise;
@@ -41,6 +42,8 @@ pub struct DriverSettings {
     pub poll_interval: Duration,
     pub heartbeat_interval: Duration,
     pub requeue_delays: RequeueDelays,
+    /// The shared circuit breaker's knobs.
+    pub breaker: pkgimport_core::breaker::BreakerSettings,
     /// Exit once nothing is claimable and nothing runs.
     pub exit_when_idle: bool,
 }
@@ -84,7 +87,8 @@ pub async fn run(
 
     let (kill_tx, kill_rx) = watch::channel(false);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
-    let mut children: JoinSet<(Claim, ChildEnd)> = JoinSet::new();
+    let mut children: JoinSet<(Claim, Instant, ChildEnd)> = JoinSet::new();
+    let mut gate = gate::Gate::new(settings.breaker, format!("driver:{host}:{my_pid}"));
     let mut draining: Option<Instant> = None;
     let mut was_paused = false;
     tokio::pin!(shutdown);
@@ -112,11 +116,14 @@ pub async fn run(
             was_paused = paused;
         }
         if draining.is_none() && !paused {
-            while children.len() < settings.concurrency {
+            let room = gate.capacity(&mut store, settings.concurrency, children.len())?;
+            for _ in 0..room {
                 let Some(claim) = store.claim(my_pid)? else {
+                    gate.nothing_claimed(&mut store)?;
                     break;
                 };
                 summary.claimed += 1;
+                gate.claimed(&claim);
                 log::debug!(
                     "claimed job={} run={} package={} priority={} attempt={}",
                     claim.job_id,
@@ -147,11 +154,12 @@ pub async fn run(
             draining.map(|d| tokio::time::Instant::from_std(d + settings.drain_timeout));
         tokio::select! {
             Some(joined) = children.join_next(), if !children.is_empty() => {
-                let (claim, end) = match joined {
+                let (claim, started, end) = match joined {
                     Ok(v) => v,
                     Err(e) => panic!("a supervising task failed: {e}"),
                 };
                 record(&mut store, &settings.state_dir, &claim, &end, settings.requeue_delays, &mut summary)?;
+                gate.finished(&mut store, &claim, started, &end)?;
             }
             Some(report) = report_rx.recv() => {
                 let Report::Started { run_id, pid, pid_start } = report;
@@ -192,7 +200,7 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 }
 
 fn spawn_child(
-    children: &mut JoinSet<(Claim, ChildEnd)>,
+    children: &mut JoinSet<(Claim, Instant, ChildEnd)>,
     settings: &DriverSettings,
     claim: Claim,
     reports: mpsc::UnboundedSender<Report>,
@@ -210,6 +218,7 @@ fn spawn_child(
         timeout: settings.run_timeout,
     };
     let run_id = claim.run_id;
+    let claimed_at = Instant::now();
     children.spawn(async move {
         let started = move |pid, pid_start| {
             let _ = reports.send(Report::Started {
@@ -219,7 +228,7 @@ fn spawn_child(
             });
         };
         let end = supervise::run_child(spec, started, kill).await;
-        (claim, end)
+        (claim, claimed_at, end)
     });
 }
 

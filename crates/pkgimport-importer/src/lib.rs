@@ -4,4 +4,5 @@
 pub mod changelog;
 pub mod import;
 pub mod poll;
+pub mod retry;
 pub mod verify;

@@ -7,6 +7,7 @@
 //! same API later without touching the binaries.
 
 pub mod audit;
+mod breaker;
 mod db;
 pub mod lock;
 mod migrations;

@@ -138,4 +138,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         marked_at INTEGER NOT NULL
     );
     "#,
+    // 3: the shared circuit breaker, and failures that need a human.
+    r#"
+    CREATE TABLE breaker (
+        id                      INTEGER PRIMARY KEY CHECK (id = 1),
+        state                   TEXT    NOT NULL CHECK (state IN ('closed', 'open', 'half-open')),
+        opened_at               INTEGER,
+        open_ms                 INTEGER NOT NULL,
+        consecutive_opens       INTEGER NOT NULL,
+        consecutive_unavailable INTEGER NOT NULL,
+        probe_holder            TEXT,
+        probe_lease_until       INTEGER
+    );
+    INSERT INTO breaker (id, state, open_ms, consecutive_opens, consecutive_unavailable)
+        VALUES (1, 'closed', 0, 0, 0);
+    -- Recent upstream outcomes, for the trip ratio; pruned to the trip window.
+    CREATE TABLE breaker_outcomes (
+        id          INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        unavailable INTEGER NOT NULL
+    );
+    CREATE INDEX breaker_outcomes_at ON breaker_outcomes (at);
+    CREATE TABLE breaker_transitions (
+        id         INTEGER PRIMARY KEY,
+        at         INTEGER NOT NULL,
+        from_state TEXT    NOT NULL,
+        to_state   TEXT    NOT NULL
+    );
+    ALTER TABLE failures ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

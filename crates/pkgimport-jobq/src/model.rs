@@ -204,6 +204,12 @@ pub struct Status {
     pub delayed: u64,
     /// Queued jobs whose package has a recorded failure.
     pub blocked: u64,
+    /// Failed packages that retry-failures gave up on.
+    pub needs_attention: u64,
+    /// The circuit breaker: `closed`, `open` or `half-open`.
+    pub breaker: String,
+    /// When the breaker last opened, if it is not closed.
+    pub breaker_opened_at: Option<Timestamp>,
     /// The newest driver heartbeat, if any driver ever ran.
     pub driver: Option<Heartbeat>,
 }
@@ -258,7 +264,24 @@ pub struct FailureRecord {
     pub last_seen: Timestamp,
     /// True once re-queued by a retry; the package may run again.
     pub retrying: bool,
+    /// retry-failures gave up on it: the same failure repeated too often.
+    pub needs_attention: bool,
     pub tail: String,
+}
+
+/// Failures that share a signature, for `importctl failures`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailureGroup {
+    pub signature: String,
+    pub transient: bool,
+    /// Packages with this failure.
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// A few of the packages, most recent first.
+    pub examples: Vec<String>,
+    /// Of them, how many need a human.
+    pub needs_attention: u64,
 }
 
 /// Everything the database knows about one package, for `importctl show`.

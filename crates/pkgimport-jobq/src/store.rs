@@ -156,6 +156,21 @@ impl Store {
         })
     }
 
+    /// Whether a job could be claimed right now.
+    pub fn has_claimable_now(&mut self) -> Result<bool> {
+        let now = Timestamp::now();
+        db::retry("looking for claimable work", || {
+            self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM jobs j WHERE j.state = 'queued' AND j.not_before <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.package = j.package AND r.state = 'running')
+                   AND NOT EXISTS (SELECT 1 FROM failures f
+                                   WHERE f.package = j.package AND f.retrying = 0))",
+                [now.0],
+                |r| r.get(0),
+            )
+        })
+    }
+
     pub fn set_paused(&mut self, paused: bool) -> Result<()> {
         self.set_setting(PAUSED, if paused { "1" } else { "0" })
     }
@@ -242,6 +257,13 @@ impl Store {
                 .optional()?
                 .as_deref()
                 == Some("1");
+            let needs_attention =
+                count("SELECT count(*) FROM failures WHERE needs_attention = 1 AND retrying = 0")?;
+            let (breaker, opened): (String, Option<i64>) = tx.query_row(
+                "SELECT state, opened_at FROM breaker WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             let driver = tx
                 .query_row(
                     "SELECT kind, host, pid, started_at, last_seen FROM heartbeats
@@ -258,6 +280,13 @@ impl Store {
                 oldest_queued_age_s: oldest.map(|t| Timestamp(t).age(now).as_secs()),
                 delayed,
                 blocked,
+                needs_attention,
+                breaker_opened_at: if breaker == "closed" {
+                    None
+                } else {
+                    opened.map(Timestamp)
+                },
+                breaker,
                 driver,
             })
         })
@@ -302,7 +331,8 @@ impl Store {
             for package in packages {
                 let n = tx
                     .prepare_cached(
-                        "UPDATE failures SET retrying = 1 WHERE package = ?1 AND retrying = 0",
+                        "UPDATE failures SET retrying = 1, needs_attention = 0
+                         WHERE package = ?1 AND retrying = 0",
                     )?
                     .execute([package.as_str()])?;
                 if n > 0 {
@@ -311,6 +341,69 @@ impl Store {
                 upsert_job(tx, package.as_str(), priority, now)?;
             }
             Ok(had)
+        })
+    }
+
+    /// Failures grouped by signature, biggest group first, with up to `examples` packages.
+    pub fn failure_groups(&mut self, examples: usize) -> Result<Vec<FailureGroup>> {
+        let failures = self.failures()?;
+        let mut groups: Vec<FailureGroup> = Vec::new();
+        for f in failures.into_iter().filter(|f| !f.retrying) {
+            let g = match groups.iter_mut().find(|g| g.signature == f.signature) {
+                Some(g) => g,
+                None => {
+                    groups.push(FailureGroup {
+                        signature: f.signature.clone(),
+                        transient: f.transient,
+                        count: 0,
+                        first_seen: f.first_seen,
+                        last_seen: f.last_seen,
+                        examples: Vec::new(),
+                        needs_attention: 0,
+                    });
+                    groups.last_mut().expect("just pushed")
+                }
+            };
+            g.count += 1;
+            g.first_seen = g.first_seen.min(f.first_seen);
+            g.last_seen = g.last_seen.max(f.last_seen);
+            g.needs_attention += u64::from(f.needs_attention);
+            if g.examples.len() < examples {
+                g.examples.push(f.package);
+            }
+        }
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.signature.cmp(&b.signature))
+        });
+        Ok(groups)
+    }
+
+    /// Packages whose (un-retried) failure matches: a signature, or every transient one.
+    pub fn failed_packages(
+        &mut self,
+        signature: Option<&str>,
+        transient_only: bool,
+    ) -> Result<Vec<PackageName>> {
+        let failures = self.failures()?;
+        Ok(failures
+            .into_iter()
+            .filter(|f| !f.retrying)
+            .filter(|f| signature.is_none_or(|s| f.signature == s))
+            .filter(|f| !transient_only || f.transient)
+            .filter_map(|f| PackageName::parse(&f.package).ok())
+            .collect())
+    }
+
+    /// Marks failed packages as needing a human: retry-failures will not re-queue them.
+    pub fn set_needs_attention(&mut self, packages: &[PackageName]) -> Result<()> {
+        db::write(&mut self.conn, "marking failures for attention", |tx| {
+            for p in packages {
+                tx.prepare_cached("UPDATE failures SET needs_attention = 1 WHERE package = ?1")?
+                    .execute([p.as_str()])?;
+            }
+            Ok(())
         })
     }
 
@@ -489,7 +582,8 @@ fn finish_run(
                      attempts = attempts + 1,
                      last_seen = excluded.last_seen,
                      last_run_id = excluded.last_run_id,
-                     retrying = 0",
+                     retrying = 0,
+                     needs_attention = 0",
             )?
             .execute(params![
                 package,
@@ -552,7 +646,7 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
 }
 
 const FAILURE_COLUMNS: &str = "package, signature, transient, attempts, consecutive, first_seen, \
-                               last_seen, retrying, tail";
+                               last_seen, retrying, tail, needs_attention";
 
 fn failure_row(r: &Row<'_>) -> rusqlite::Result<FailureRecord> {
     Ok(FailureRecord {
@@ -565,6 +659,7 @@ fn failure_row(r: &Row<'_>) -> rusqlite::Result<FailureRecord> {
         last_seen: Timestamp(r.get(6)?),
         retrying: r.get(7)?,
         tail: r.get(8)?,
+        needs_attention: r.get(9)?,
     })
 }
 

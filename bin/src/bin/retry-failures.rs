@@ -1,0 +1,49 @@
+//! `retry-failures`: re-queue transient failures whose cooldown has passed.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use pkgimport_importer::retry::{self, RetrySettings};
+
+/// Re-queue, at priority `retry`, the transient failures whose cooldown has passed.
+///
+/// The cooldown for attempt n is min(retry.cooldown_cap, retry.cooldown_base × 2^(n-1)),
+/// spread by ±retry.jitter. A package that failed the same way retry.max_consecutive times
+/// in a row is not re-queued: it needs attention. Permanent failures are never re-queued.
+/// Safe to run beside a driver and a poll.
+#[derive(Parser, Debug)]
+#[command(version, after_help = package_importer::exit_code_help())]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn main() -> ExitCode {
+    let args: Args = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_logging();
+    finish("retry-failures", run(args))
+}
+
+fn run(args: Args) -> Result<Exit, Failure> {
+    let config = args.common.load_config(Vec::new())?;
+    let settings = RetrySettings {
+        cooldown_base: config.duration("retry.cooldown_base"),
+        cooldown_cap: config.duration("retry.cooldown_cap"),
+        jitter: config.float("retry.jitter"),
+        max_consecutive: config.int("retry.max_consecutive") as u32,
+    };
+    let mut store = pkgimport_jobq::Store::open(&config.state_dir()).or_exit(Exit::Failure)?;
+    let s = retry::retry_failures(&mut store, &settings, pkgimport_jobq::Timestamp::now())?;
+    log::info!(
+        "retry-failures: requeued={} waiting={} needs_attention={} permanent={}",
+        s.requeued,
+        s.waiting,
+        s.needs_attention,
+        s.permanent
+    );
+    Ok(Exit::Ok)
+}
