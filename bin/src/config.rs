@@ -282,6 +282,90 @@ pub const KEYS: &[Key] = &[
         "How long a probe's holder keeps it before another driver may probe (longer than the run timeout).",
     ),
     key(
+        "check.failure_baseline",
+        Kind::Int {
+            min: -1,
+            max: 100_000_000,
+        },
+        "-1",
+        "The usual number of failed packages; -1 takes the median of the last 7 daily snapshots.",
+    ),
+    key(
+        "check.failure_floor",
+        Kind::Int {
+            min: 0,
+            max: 100_000_000,
+        },
+        "10",
+        "The failure baseline is never taken below this.",
+    ),
+    key(
+        "check.oldest_age_warning",
+        Kind::Duration,
+        "\"1h\"",
+        "Warn when the oldest claimable job is older.",
+    ),
+    key(
+        "check.oldest_age_critical",
+        Kind::Duration,
+        "\"6h\"",
+        "Critical when the oldest claimable job is older.",
+    ),
+    key(
+        "check.breaker_open_warning",
+        Kind::Duration,
+        "\"15m\"",
+        "Warn when the breaker has been open longer.",
+    ),
+    key(
+        "check.breaker_open_critical",
+        Kind::Duration,
+        "\"1h\"",
+        "Critical when the breaker has been open longer.",
+    ),
+    key(
+        "check.driver_age_warning",
+        Kind::Duration,
+        "\"1m\"",
+        "Warn when the driver's heartbeat is older.",
+    ),
+    key(
+        "check.driver_age_critical",
+        Kind::Duration,
+        "\"5m\"",
+        "Critical when the driver's heartbeat is older.",
+    ),
+    key(
+        "check.poll_age_warning",
+        Kind::Duration,
+        "\"30m\"",
+        "Warn when the last successful poll is older.",
+    ),
+    key(
+        "check.poll_age_critical",
+        Kind::Duration,
+        "\"2h\"",
+        "Critical when the last successful poll is older.",
+    ),
+    key(
+        "check.wal_warning_mib",
+        Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        "64",
+        "Warn when the SQLite WAL is larger (MiB).",
+    ),
+    key(
+        "check.wal_critical_mib",
+        Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        "256",
+        "Critical when the SQLite WAL is larger (MiB).",
+    ),
+    key(
         "poll.skew",
         Kind::Duration,
         "\"10m\"",

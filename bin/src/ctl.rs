@@ -100,6 +100,24 @@ pub enum Command {
         #[arg(long)]
         restore: bool,
     },
+    /// Nagios/Icinga plugin: one line, exit 0/1/2/3 for OK/WARNING/CRITICAL/UNKNOWN
+    Check {
+        /// Override a warning threshold: LABEL=RANGE (labels: failed, oldest_age,
+        /// breaker_open, driver_age, poll_age, verify_mismatches, wal_bytes)
+        #[arg(short = 'w', long = "warning", value_name = "LABEL=RANGE")]
+        warning: Vec<String>,
+        /// Override a critical threshold: LABEL=RANGE
+        #[arg(short = 'c', long = "critical", value_name = "LABEL=RANGE")]
+        critical: Vec<String>,
+    },
+    /// Prometheus text exposition format on stdout, or atomically into DIR/package-importer.prom
+    Metrics {
+        /// node_exporter's textfile collector directory
+        #[arg(long, value_name = "DIR")]
+        textfile: Option<std::path::PathBuf>,
+    },
+    /// Record today's failure count, the baseline of `check` (run daily)
+    Snapshot,
     /// Let running imports finish, claim nothing new
     Pause,
     /// Claim again after a pause
@@ -138,6 +156,9 @@ pub fn run(command: Command, config: &Config) -> Result<Exit, Failure> {
 fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Exit, Failure> {
     if let Command::Config { command } = command {
         return config_command(command, config, out);
+    }
+    if let Command::Check { warning, critical } = command {
+        return check(config, &warning, &critical, out);
     }
     let state_dir = config.state_dir();
     let mut store = open(&state_dir)?;
@@ -380,6 +401,32 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             }
             Ok(Exit::Ok)
         }
+        Command::Metrics { textfile } => {
+            let text = pkgimport_importer::metrics::render(&mut store, Timestamp::now())?;
+            match textfile {
+                None => write!(out, "{text}")?,
+                Some(dir) => {
+                    let tmp = dir.join(format!(".package-importer.prom.{}", std::process::id()));
+                    let target = dir.join("package-importer.prom");
+                    std::fs::write(&tmp, &text)
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &target)
+                        .with_context(|| format!("renaming to {}", target.display()))?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Command::Snapshot => {
+            let day: String = Timestamp::now().to_string().chars().take(10).collect();
+            let snap = store.take_snapshot(&day)?;
+            writeln!(
+                out,
+                "snapshot {}: {} failed, {} need attention, {} queued",
+                snap.day, snap.failed, snap.needs_attention, snap.queued
+            )?;
+            Ok(Exit::Ok)
+        }
+        Command::Check { .. } => unreachable!("handled above"),
         Command::Pause => {
             store.set_paused(true)?;
             writeln!(
@@ -585,6 +632,14 @@ fn verify(
             all.len()
         )?;
     }
+    if errors == 0 {
+        // For `importctl check`: what the last verify found.
+        let now = Timestamp::now().0;
+        store.set_counters(&[
+            ("last_verify_mismatches", all.len() as i64),
+            ("last_verify_ms", now),
+        ])?;
+    }
     if errors > 0 {
         return Err(Failure::new(
             Exit::Unavailable,
@@ -595,6 +650,84 @@ fn verify(
         Exit::Ok
     } else {
         Exit::Mismatch
+    })
+}
+
+/// The monitoring plugin. Every failure of the check itself is UNKNOWN, never an error
+/// line with another exit code.
+fn check(
+    config: &Config,
+    warning: &[String],
+    critical: &[String],
+    out: &mut dyn Write,
+) -> Result<Exit, Failure> {
+    use pkgimport_importer::check::{self, CheckSettings, Range, State};
+    let result = (|| -> anyhow::Result<(State, String)> {
+        let mut overrides: Vec<(String, Option<Range>, Option<Range>)> = Vec::new();
+        for (arg, is_warning) in warning
+            .iter()
+            .map(|w| (w, true))
+            .chain(critical.iter().map(|c| (c, false)))
+        {
+            let (label, range) = arg
+                .split_once('=')
+                .with_context(|| format!("{arg:?}: expected LABEL=RANGE"))?;
+            if !check::LABELS.contains(&label) {
+                anyhow::bail!(
+                    "unknown label {label:?}; labels: {}",
+                    check::LABELS.join(", ")
+                );
+            }
+            let range = Range::parse(range).map_err(anyhow::Error::msg)?;
+            let (w, c) = if is_warning {
+                (Some(range), None)
+            } else {
+                (None, Some(range))
+            };
+            overrides.push((label.to_owned(), w, c));
+        }
+        let secs = |key: &str| config.duration(key).as_secs_f64();
+        let mib = |key: &str| config.int(key) as f64 * 1024.0 * 1024.0;
+        let settings = CheckSettings {
+            failure_baseline: u64::try_from(config.int("check.failure_baseline")).ok(),
+            failure_floor: config.int("check.failure_floor") as u64,
+            oldest_age: (
+                secs("check.oldest_age_warning"),
+                secs("check.oldest_age_critical"),
+            ),
+            breaker_open: (
+                secs("check.breaker_open_warning"),
+                secs("check.breaker_open_critical"),
+            ),
+            driver_age: (
+                secs("check.driver_age_warning"),
+                secs("check.driver_age_critical"),
+            ),
+            poll_age: (
+                secs("check.poll_age_warning"),
+                secs("check.poll_age_critical"),
+            ),
+            wal_bytes: (mib("check.wal_warning_mib"), mib("check.wal_critical_mib")),
+            overrides,
+        };
+        let db = config.state_dir().join(pkgimport_jobq::DB_FILE);
+        if !db.exists() {
+            anyhow::bail!("no state database at {}", db.display());
+        }
+        let mut store = Store::open(&config.state_dir())?;
+        let metrics = check::measure(&mut store, &settings, Timestamp::now())?;
+        Ok(check::render(&metrics))
+    })();
+    let (state, line) = match result {
+        Ok(r) => r,
+        Err(e) => (State::Unknown, check::unknown(&format!("{e:#}"))),
+    };
+    writeln!(out, "{line}")?;
+    Ok(match state {
+        State::Ok => Exit::Ok,
+        State::Warning => Exit::Failure,
+        State::Critical => Exit::Mismatch,
+        State::Unknown => Exit::CheckUnknown,
     })
 }
 

@@ -70,7 +70,15 @@ fn run(args: Args) -> Result<Exit, Failure> {
         settings: &settings,
         fault: &fault,
     };
-    match importer.run(&package) {
+    let result = importer.run(&package);
+    let stats = client.stats();
+    store
+        .add_counters(&[
+            ("launchpad_requests_total", stats.requests),
+            ("launchpad_retries_total", stats.retries),
+        ])
+        .or_exit(Exit::Failure)?;
+    match result {
         Ok(s) => {
             log::info!(
                 "import-one: package={package} versions_imported={} refs_updated={} bytes_downloaded={} seconds={:.2}",

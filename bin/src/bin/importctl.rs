@@ -1,5 +1,6 @@
 //! `importctl`: status, queue, failures, retries, pause and resume, configuration.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,9 +22,16 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     init_logging();
-    let result = args
-        .common
-        .load_config(Vec::new())
-        .and_then(|config| ctl::run(args.command, &config));
+    let is_check = matches!(args.command, ctl::Command::Check { .. });
+    let result = match args.common.load_config(Vec::new()) {
+        // A monitoring plugin answers UNKNOWN for its own trouble, on stdout, in one line.
+        Err(f) if is_check => {
+            let line = pkgimport_importer::check::unknown(&format!("{:#}", f.error));
+            let _ = writeln!(std::io::stdout(), "{line}");
+            Ok(package_importer::Exit::CheckUnknown)
+        }
+        Err(f) => Err(f),
+        Ok(config) => ctl::run(args.command, &config),
+    };
     finish("importctl", result)
 }

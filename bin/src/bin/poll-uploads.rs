@@ -63,6 +63,18 @@ fn run(args: Args) -> Result<Exit, Failure> {
         Ok(_) => Some(pkgimport_core::breaker::Outcome::Available),
         Err(_) => None,
     };
+    let stats = client.stats();
+    store
+        .add_counters(&[
+            ("launchpad_requests_total", stats.requests),
+            ("launchpad_retries_total", stats.retries),
+        ])
+        .or_exit(Exit::Failure)?;
+    if result.is_ok() {
+        store
+            .set_counters(&[("last_poll_ok_ms", pkgimport_jobq::Timestamp::now().0)])
+            .or_exit(Exit::Failure)?;
+    }
     if let Some(outcome) = outcome {
         let breaker = package_importer::breaker_settings(&config);
         let who = format!("poll:{}", std::process::id());

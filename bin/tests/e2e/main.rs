@@ -4,5 +4,6 @@ mod driver;
 mod failures;
 mod import;
 mod importctl;
+mod monitor;
 mod poll;
 mod util;

@@ -28,14 +28,17 @@ pub enum Exit {
     TempFail,
     /// The configuration is invalid; retrying will not help.
     Config,
+    /// `importctl check` could not check (the plugin's UNKNOWN).
+    CheckUnknown,
 }
 
 impl Exit {
     /// Every variant, for tables and tests.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Failure,
         Exit::Mismatch,
+        Exit::CheckUnknown,
         Exit::Usage,
         Exit::DataErr,
         Exit::Unavailable,
@@ -50,6 +53,7 @@ impl Exit {
             Exit::Ok => 0,
             Exit::Failure => 1,
             Exit::Mismatch => 2,
+            Exit::CheckUnknown => 3,
             Exit::Usage => 64,
             Exit::DataErr => 65,
             Exit::Unavailable => 69,
@@ -71,6 +75,7 @@ impl Exit {
             Exit::Failure => "failure",
             Exit::Usage => "usage",
             Exit::Mismatch => "mismatch",
+            Exit::CheckUnknown => "check-unknown",
             Exit::DataErr => "data-error",
             Exit::Unavailable => "unavailable",
             Exit::Software => "internal-error",
@@ -92,6 +97,6 @@ mod tests {
         }
         assert_eq!(Exit::Unavailable.code(), 69);
         assert_eq!(Exit::Locked.code(), 73);
-        assert_eq!(Exit::from_code(3), None);
+        assert_eq!(Exit::from_code(4), None);
     }
 }

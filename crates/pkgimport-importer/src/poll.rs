@@ -26,7 +26,8 @@ use pkgimport_api::{
     Client, LpDateTime, PublicationOrder, PublicationStatus, PublishedSourcesQuery,
 };
 use pkgimport_core::{PackageName, Priority};
-use pkgimport_jobq::Store;
+use pkgimport_jobq::monitor::SeenPublication;
+use pkgimport_jobq::{Store, Timestamp};
 
 /// Where a partition without a watermark starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,6 +175,7 @@ fn poll_partition(
     };
     let mut newest: Option<LpDateTime> = None;
     let mut batch: BTreeSet<PackageName> = BTreeSet::new();
+    let mut seen: BTreeMap<String, (LpDateTime, SeenPublication)> = BTreeMap::new();
     let mut in_batch = 0usize;
     for publication in client.published_sources(distro, &query) {
         let p = publication?;
@@ -194,6 +196,21 @@ fn poll_partition(
         }
         match PackageName::parse(&p.source_package_name) {
             Ok(name) => {
+                let newer = seen
+                    .get(name.as_str())
+                    .is_none_or(|(d, _)| p.date_created.utc() > d.utc());
+                if newer {
+                    let row = SeenPublication {
+                        package: name.to_string(),
+                        distro: distro.to_owned(),
+                        series: p.series_name().to_owned(),
+                        pocket: p.pocket.as_str().to_owned(),
+                        version: p.source_package_version.clone(),
+                        date_created: p.date_created.as_str().to_owned(),
+                        seen_at: Timestamp::now(),
+                    };
+                    seen.insert(name.to_string(), (p.date_created.clone(), row));
+                }
                 batch.insert(name);
             }
             Err(e) => {
@@ -204,21 +221,40 @@ fn poll_partition(
         }
         in_batch += 1;
         if in_batch >= settings.batch {
-            summary.enqueued += flush(store, &mut batch)?;
+            summary.enqueued += flush(store, &mut batch, &mut seen)?;
             in_batch = 0;
         }
     }
-    summary.enqueued += flush(store, &mut batch)?;
+    summary.enqueued += flush(store, &mut batch, &mut seen)?;
     Ok(newest)
 }
 
-fn flush(store: &mut Store, batch: &mut BTreeSet<PackageName>) -> Result<u64, PollError> {
+/// Enqueues a batch, and remembers the newest publication seen of each package in it (for
+/// the report's UP-TO-DATE column, without asking Launchpad again).
+fn flush(
+    store: &mut Store,
+    batch: &mut BTreeSet<PackageName>,
+    seen: &mut BTreeMap<String, (LpDateTime, SeenPublication)>,
+) -> Result<u64, PollError> {
     if batch.is_empty() {
         return Ok(0);
     }
     let names: Vec<PackageName> = std::mem::take(batch).into_iter().collect();
     store.enqueue(&names, Priority::UPLOAD)?;
+    let rows: Vec<SeenPublication> = std::mem::take(seen)
+        .into_values()
+        .map(|(_, row)| row)
+        .collect();
+    store.record_seen(&rows, later)?;
     Ok(names.len() as u64)
+}
+
+/// Whether Launchpad time `a` is later than `b`; unreadable times count as not later.
+pub fn later(a: &str, b: &str) -> bool {
+    match (LpDateTime::parse(a), LpDateTime::parse(b)) {
+        (Ok(a), Ok(b)) => a.utc() > b.utc(),
+        _ => false,
+    }
 }
 
 /// The `date_created` of the newest publication in a partition, if any.

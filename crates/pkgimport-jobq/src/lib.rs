@@ -12,6 +12,7 @@ mod db;
 pub mod lock;
 mod migrations;
 mod model;
+pub mod monitor;
 mod store;
 
 pub use model::*;

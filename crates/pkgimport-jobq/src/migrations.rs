@@ -167,4 +167,28 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE failures ADD COLUMN needs_attention INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: what monitoring needs: the newest publication the poller saw per package, counters
+    // of short-lived processes, and daily snapshots.
+    r#"
+    CREATE TABLE poll_seen (
+        package      TEXT PRIMARY KEY,
+        distro       TEXT NOT NULL,
+        series       TEXT NOT NULL,
+        pocket       TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        date_created TEXT NOT NULL,   -- Launchpad's string; compared as a time by callers
+        seen_at      INTEGER NOT NULL
+    );
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE snapshots (
+        day             TEXT PRIMARY KEY,  -- YYYY-MM-DD, UTC
+        taken_at        INTEGER NOT NULL,
+        failed          INTEGER NOT NULL,
+        needs_attention INTEGER NOT NULL,
+        queued          INTEGER NOT NULL
+    );
+    "#,
 ];
