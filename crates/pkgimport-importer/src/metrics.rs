@@ -15,7 +15,10 @@ const BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7
 /// Renders every metric.
 pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_jobq::Error> {
     let st = store.status()?;
-    let (by_outcome, durations) = store.run_stats()?;
+    let pkgimport_jobq::monitor::RunStats {
+        by_outcome,
+        durations,
+    } = store.run_stats()?;
     let transitions = store.breaker_transitions()?;
     let counters = store.counters()?;
     let counter = |name: &str| {

@@ -22,6 +22,14 @@ pub struct SeenPublication {
     pub seen_at: Timestamp,
 }
 
+/// Runs by outcome (open runs under `running`), and the durations of finished runs in
+/// seconds.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub by_outcome: Vec<(String, u64)>,
+    pub durations: Vec<f64>,
+}
+
 /// One day's snapshot, for the failure baseline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
@@ -194,9 +202,8 @@ impl Store {
         Ok(oldest.map(|t| Timestamp(t).age(now)))
     }
 
-    /// Runs by outcome (open runs under `running`), and the durations of finished runs in
-    /// seconds, for metrics.
-    pub fn run_stats(&mut self) -> Result<(Vec<(String, u64)>, Vec<f64>)> {
+    /// Runs by outcome and the durations of finished runs, for metrics.
+    pub fn run_stats(&mut self) -> Result<RunStats> {
         db::retry("summarising runs", || {
             let tx = self.conn().transaction()?;
             let by_outcome = tx
@@ -211,7 +218,10 @@ impl Store {
                 )?
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            Ok((by_outcome, durations))
+            Ok(RunStats {
+                by_outcome,
+                durations,
+            })
         })
     }
 }
