@@ -206,17 +206,16 @@ fn assert_exposition(text: &str) {
                 "+Inf bucket equals _count"
             );
         }
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
-                for pair in labels[1..labels.len() - 1].split(',') {
-                    let (k, v) = pair.split_once('=').unwrap();
-                    assert!(
-                        k.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                        "{line}"
-                    );
-                    assert!(v.starts_with('"') && v.ends_with('"'), "{line}");
-                }
+        let labels = series.strip_prefix(name).unwrap_or("");
+        if !labels.is_empty() {
+            assert!(labels.starts_with('{') && labels.ends_with('}'), "{line}");
+            for pair in labels[1..labels.len() - 1].split(',') {
+                let (k, v) = pair.split_once('=').unwrap();
+                assert!(
+                    k.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{line}"
+                );
+                assert!(v.starts_with('"') && v.ends_with('"'), "{line}");
             }
         }
     }
