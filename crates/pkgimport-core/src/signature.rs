@@ -27,7 +27,7 @@ pub fn decisive_line(text: &str) -> Option<&str> {
 
 /// Normalises one error line into a signature.
 pub fn normalize(line: &str) -> String {
-    const MAX: usize = 160;
+    const MAX: usize = 200;
     let line = strip_log_prefix(line.trim());
     let mut out = String::with_capacity(line.len());
     for word in line.split_whitespace() {
@@ -37,7 +37,12 @@ pub fn normalize(line: &str) -> String {
         out.push_str(&mask_word(word));
     }
     if out.chars().count() > MAX {
-        out = out.chars().take(MAX).collect();
+        // Cut at a word boundary, so that the kept part is itself stable.
+        let cut: String = out.chars().take(MAX).collect();
+        out = match cut.rfind(' ') {
+            Some(i) => cut[..i].to_owned(),
+            None => cut,
+        };
     }
     if out.is_empty() {
         "unknown error".to_owned()
@@ -56,7 +61,7 @@ pub fn from_text(text: &str) -> Option<String> {
 pub fn looks_transient(signature: &str) -> bool {
     // Numbers are masked by then, so HTTP statuses cannot be matched here; the programs of
     // this project say "unavailable" for them.
-    const TRANSIENT: [&str; 8] = [
+    const TRANSIENT: [&str; 11] = [
         "died",
         "timeout",
         "timed out",
@@ -65,6 +70,9 @@ pub fn looks_transient(signature: &str) -> bool {
         "broken pipe",
         "temporarily unavailable",
         "unavailable",
+        "unreachable",
+        "could not resolve host",
+        "os error 111",
     ];
     let lower = signature.to_ascii_lowercase();
     TRANSIENT.iter().any(|t| lower.contains(t))
@@ -173,6 +181,69 @@ mod tests {
             "[2026-11-25T12:00:00Z ERROR import_one] error: malformed .dsc: missing Files",
             "error: malformed .dsc: missing Files",
         );
+    }
+
+    /// Real messages, as this project's binaries, git and the HTTP layer print them, with the
+    /// signature each must get and whether it may go away by itself.
+    #[test]
+    fn real_messages() {
+        let table: &[(&str, &str, bool)] = &[
+            (
+                "import-one: error: launchpad: launchpad unavailable after 2 attempts (status 503): Launchpad is \
+                 offline for maintenance (url http://127.0.0.1:44307/devel/debian/series?ws.size=300)",
+                "import-one: error: launchpad: launchpad unavailable after N attempts (status N): Launchpad is \
+                 offline for maintenance (url <url>)",
+                true,
+            ),
+            (
+                "import-one: error: git remote unreachable: ssh: connect to host 127.0.0.1 port 1: Connection \
+                 refused (url ssh://127.0.0.1:1/authbind.git)",
+                "import-one: error: git remote unreachable: ssh: connect to host N port N: Connection refused (url \
+                 <url>)",
+                true,
+            ),
+            (
+                "import-one: error: remote diverged: refs/heads/importer/debian/sid",
+                "import-one: error: remote diverged: refs/heads/importer/debian/sid",
+                false,
+            ),
+            (
+                "import-one: error: checksum mismatch after a clean re-download: bad response from launchpad \
+                 (status 200): downloaded file does not match launchpad's metadata: expected 725946 bytes sha256 \
+                 31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0f516b, got 725946 bytes sha256 \
+                 0505e224c0c3fb205092026cefcad6901da0f95ce068911469b1570e452dcaea",
+                "import-one: error: checksum mismatch after a clean re-download: bad response from launchpad \
+                 (status N): downloaded file does not match launchpad's metadata: expected N bytes sha256 <hash>, \
+                 got N",
+                false,
+            ),
+            (
+                "fatal: unable to access 'https://git.launchpad.net/ubuntu/+source/hello/': Could not resolve host: \
+                 git.launchpad.net",
+                "fatal: unable to access '<url>': Could not resolve host: git.launchpad.net",
+                true,
+            ),
+            (
+                "error: failed to push some refs to 'file:///srv/pkgimport/remote/hello.git'",
+                "error: failed to push some refs to '<url>'",
+                false,
+            ),
+            (
+                "poll-uploads: error: launchpad: io: Connection refused (os error 111)",
+                "poll-uploads: error: launchpad: io: Connection refused (os error N)",
+                true,
+            ),
+            (
+                "thread 'main' panicked at crates/pkgimport-importer/src/import.rs:212:9:",
+                "thread 'main' panicked at crates/pkgimport-importer/src/import.rs:N:",
+                false,
+            ),
+        ];
+        for (message, signature, transient) in table {
+            let got = from_text(message).unwrap();
+            assert_eq!(&got, signature, "message: {message}");
+            assert_eq!(looks_transient(&got), *transient, "{got}");
+        }
     }
 
     #[test]
