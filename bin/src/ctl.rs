@@ -118,6 +118,11 @@ pub enum Command {
     },
     /// Record today's failure count, the baseline of `check` (run daily)
     Snapshot,
+    /// Write the static HTML status site into DIR, atomically
+    Report {
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Let running imports finish, claim nothing new
     Pause,
     /// Claim again after a pause
@@ -423,6 +428,30 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
                 out,
                 "snapshot {}: {} failed, {} need attention, {} queued",
                 snap.day, snap.failed, snap.needs_attention, snap.queued
+            )?;
+            Ok(Exit::Ok)
+        }
+        Command::Report { out: dir } => {
+            use pkgimport_jobq::lock::{self, LockName};
+            let Ok(_lock) = lock::try_lock(&state_dir, LockName::Report).or_exit(Exit::Failure)?
+            else {
+                log::info!("another importctl report is writing; exiting");
+                return Ok(Exit::Ok);
+            };
+            let options = pkgimport_report::ReportOptions::with_default_limits(
+                state_dir.clone(),
+                Timestamp::now(),
+            );
+            let s = pkgimport_report::write_report(&mut store, &options, &dir)
+                .with_context(|| format!("writing the report into {}", dir.display()))?;
+            writeln!(
+                out,
+                "report in {}: {} packages ({} out of date), {} failed, {} pages",
+                dir.display(),
+                s.packages,
+                s.out_of_date,
+                s.failed,
+                s.pages
             )?;
             Ok(Exit::Ok)
         }

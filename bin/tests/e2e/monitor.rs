@@ -270,3 +270,41 @@ fn metrics_are_valid_exposition_format_and_the_textfile_is_written_atomically() 
     assert_eq!(files, ["package-importer.prom"]);
     assert_exposition(&std::fs::read_to_string(dir.join("package-importer.prom")).unwrap());
 }
+
+#[test]
+fn report_writes_a_static_site_for_real_imports() {
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    let out = env.import_one("hello");
+    assert!(out.status.success(), "{}", dump(&out));
+    let site = env.root().join("site");
+    let text = env.ctl_ok(&["report", "--out", site.to_str().unwrap()]);
+    assert!(text.contains("report in"), "{text}");
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(
+        index.contains("hello") && !index.contains("<script"),
+        "{index}"
+    );
+    let page = std::fs::read_to_string(site.join("packages/hello.html")).unwrap();
+    for needle in [
+        "importer/debian/sid",
+        "2.12.3-1",
+        "importer/debian/bookworm",
+        "2.10-3",
+    ] {
+        assert!(
+            page.contains(needle),
+            "{needle} missing from the package page"
+        );
+    }
+    // A second run replaces the site whole.
+    env.ctl_ok(&["report", "--out", site.to_str().unwrap()]);
+    let siblings: Vec<String> = std::fs::read_dir(env.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !siblings.iter().any(|n| n.starts_with("site.")),
+        "{siblings:?}"
+    );
+}

@@ -4,6 +4,7 @@
 //! - `locks/<package>.lock`: held by `import-one` for its whole run.
 //! - `locks/_driver.lock`: held by the one driver of a state directory.
 //! - `locks/_poll.lock`: held by `poll-uploads`.
+//! - `locks/_report.lock`: held by `importctl report` while it writes the site.
 //!
 //! Process-wide locks start with `_`, which no Debian package name can, so they never collide
 //! with a package. The holder writes its pid into the file, for error messages only: the
@@ -55,6 +56,7 @@ pub enum LockName<'a> {
     Package(&'a PackageName),
     Driver,
     Poll,
+    Report,
 }
 
 impl LockName<'_> {
@@ -63,6 +65,7 @@ impl LockName<'_> {
             LockName::Package(p) => format!("{p}.lock"),
             LockName::Driver => "_driver.lock".to_owned(),
             LockName::Poll => "_poll.lock".to_owned(),
+            LockName::Report => "_report.lock".to_owned(),
         }
     }
 }
