@@ -6,4 +6,5 @@ mod import;
 mod importctl;
 mod monitor;
 mod poll;
+mod soak;
 mod util;

@@ -24,9 +24,9 @@ exit 0
 pub(crate) struct TestEnv {
     pub(crate) dir: tempfile::TempDir,
     /// Launchpad's API root for the config file, once a simulator runs.
-    lp_root: std::cell::RefCell<Option<String>>,
+    lp_root: std::sync::Mutex<Option<String>>,
     /// Run the real `import-one` rather than the stand-in.
-    real_importer: std::cell::Cell<bool>,
+    real_importer: std::sync::atomic::AtomicBool,
 }
 
 impl TestEnv {
@@ -65,13 +65,16 @@ impl TestEnv {
         let mut text = format!(
             "state_dir = {:?}\n[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{driver_extra}\n",
             self.state().display().to_string(),
-            if self.real_importer.get() {
+            if self
+                .real_importer
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 env!("CARGO_BIN_EXE_import-one").to_owned()
             } else {
                 self.root().join("import-stand-in").display().to_string()
             },
         );
-        if let Some(root) = self.lp_root.borrow().as_ref() {
+        if let Some(root) = self.lp_root.lock().unwrap().as_ref() {
             text.push_str(&format!(
                 "[launchpad]\napi_root = {root:?}\ndistributions = [\"debian\"]\npage_size = 2\n\
                  max_attempts = 3\nbackoff_base = \"10ms\"\nbackoff_cap = \"50ms\"\n\
@@ -106,7 +109,7 @@ impl TestEnv {
             threads: 8,
         })
         .unwrap();
-        *self.lp_root.borrow_mut() = Some(sim.api_root());
+        *self.lp_root.lock().unwrap() = Some(sim.api_root());
         self.config("");
         sim
     }
@@ -124,7 +127,7 @@ impl TestEnv {
             threads: 4,
         })
         .unwrap();
-        *self.lp_root.borrow_mut() = Some(sim.api_root());
+        *self.lp_root.lock().unwrap() = Some(sim.api_root());
         self.config("");
         sim
     }
@@ -194,7 +197,8 @@ impl TestEnv {
 
     /// From now on the driver runs the real `import-one`.
     pub(crate) fn use_real_importer(&self) {
-        self.real_importer.set(true);
+        self.real_importer
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.config("");
     }
 

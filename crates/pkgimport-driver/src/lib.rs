@@ -59,6 +59,9 @@ pub struct Summary {
     pub interrupted: u64,
 }
 
+/// How often the driver truncates the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
 /// A child's report to the main loop.
 enum Report {
     Started {
@@ -84,6 +87,7 @@ pub async fn run(
     let started_at = Timestamp::now();
     store.heartbeat("driver", &host, my_pid, started_at)?;
     let mut last_heartbeat = Instant::now();
+    let mut last_checkpoint = Instant::now();
 
     let (kill_tx, kill_rx) = watch::channel(false);
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
@@ -102,6 +106,13 @@ pub async fn run(
         if last_heartbeat.elapsed() >= settings.heartbeat_interval {
             store.heartbeat("driver", &host, my_pid, started_at)?;
             last_heartbeat = Instant::now();
+        }
+        if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
+            // SQLite's automatic checkpoints never shrink the file; this one truncates it.
+            if let Err(e) = store.checkpoint() {
+                log::warn!("WAL checkpoint failed: {e}");
+            }
+            last_checkpoint = Instant::now();
         }
         let paused = store.is_paused()?;
         if paused != was_paused {
@@ -179,6 +190,10 @@ pub async fn run(
                 let _ = kill_tx.send(true);
             }
         }
+    }
+    // Leave a short WAL behind, and keep it short while running (see the heartbeat).
+    if let Err(e) = store.checkpoint() {
+        log::warn!("WAL checkpoint at exit failed: {e}");
     }
     log::info!(
         "driver done: recovered={} claimed={} succeeded={} failed={} requeued={} interrupted={}",

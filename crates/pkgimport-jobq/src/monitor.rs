@@ -181,6 +181,17 @@ impl Store {
         })
     }
 
+    /// Copies the write-ahead log into the database and truncates it, so the WAL cannot
+    /// grow without bound while readers keep it busy. Returns whether it completed (a
+    /// reader in the way makes it partial; the next one catches up).
+    pub fn checkpoint(&mut self) -> Result<bool> {
+        let busy: i64 = db::retry("checkpointing the WAL", || {
+            self.conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        })?;
+        Ok(busy == 0)
+    }
+
     /// The size of the write-ahead log file, in bytes (0 when there is none).
     pub fn wal_bytes(&self) -> u64 {
         let mut wal = self.path().as_os_str().to_owned();
