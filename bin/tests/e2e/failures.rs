@@ -141,7 +141,12 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
         .count();
     let suspended = log
         .lines()
-        .filter_map(|l| l.split("Launchpad is back after ").nth(1))
+        .filter_map(|l| {
+            l.split("Launchpad is back after ")
+                .nth(1)?
+                .split_whitespace()
+                .next()
+        })
         .collect::<Vec<_>>()
         .join(", ");
     #[expect(clippy::print_stderr, reason = "the figures for the closing note")]

@@ -118,19 +118,27 @@ impl Gate {
         if was_probe {
             self.probe_run = None;
         }
+        // Good news from a run that started before upstream looked unavailable is stale: it
+        // says Launchpad was up then, not now. It must not reset the breaker's count of
+        // failures in a row, or an outage would take longer to trip while old runs finish.
+        let stale = outcome == Some(Outcome::Available)
+            && self.suspect_since.is_some_and(|since| started <= since);
         match outcome {
             Some(Outcome::Unavailable) => {
                 self.held_back += 1;
                 self.suspect_since.get_or_insert_with(Instant::now);
             }
             // A run started after upstream looked unavailable has succeeded: all is well.
-            Some(Outcome::Available) if self.suspect_since.is_some_and(|since| started > since) => {
+            Some(Outcome::Available) if !stale && self.suspect_since.is_some() => {
                 self.held_back = 0;
                 self.suspect_since = None;
             }
-            Some(Outcome::Available) => {}
-            None => {}
+            Some(Outcome::Available) | None => {}
         }
+        let outcome = match outcome {
+            Some(_) if stale => None,
+            other => other,
+        };
         let Some(outcome) = outcome else {
             if was_probe {
                 store.breaker_release_probe(&self.who)?;
