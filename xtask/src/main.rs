@@ -2,7 +2,9 @@
 //! measured figures against the goals and baselines the issues name.
 //!
 //! Every row is the median of several runs with the min–max spread. Benchmarks are programs,
-//! not tests: nothing here asserts a timing.
+//! not tests: nothing here asserts a timing. The foundation rows (queue, dispatch, enqueue)
+//! live here; `poll` and `import` hold the rows that run the real binaries against lp-sim,
+//! `measure` times a child process and `sim` drives lp-sim.
 
 #![expect(
     clippy::print_stdout,
@@ -19,15 +21,23 @@ use anyhow::{Context, bail};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_jobq::{Disposition, Outcome, RunEnd, Store};
 
+mod import;
+mod measure;
+mod poll;
+mod sim;
+
 const USAGE: &str = "usage: cargo xtask bench [--quick]\n\
-    Runs the foundation benchmarks (queue throughput, driver dispatch, bulk enqueue) and\n\
-    prints measured figures as ratios against their goals. --quick uses small sizes.";
+    Runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads over a\n\
+    synthetic history, import-one on real source packages against the decompression floor\n\
+    and gbp import-dsc, no-op and ref-only imports) and prints measured figures as ratios\n\
+    against their goals. --quick uses small sizes and one run.";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
         Some("queue-worker") => queue_worker(Path::new(&args[1])),
+        Some("rusage-of") => measure::rusage_of(args.get(2..).unwrap_or_default()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -51,6 +61,9 @@ struct Sizes {
     queue_jobs: usize,
     dispatch_jobs: usize,
     enqueue_names: usize,
+    poll_publications: u32,
+    noop_runs: usize,
+    ref_only_runs: usize,
 }
 
 fn bench(quick: bool) -> anyhow::Result<()> {
@@ -60,6 +73,9 @@ fn bench(quick: bool) -> anyhow::Result<()> {
             queue_jobs: 800,
             dispatch_jobs: 100,
             enqueue_names: 3_000,
+            poll_publications: 5_000,
+            noop_runs: 5,
+            ref_only_runs: 3,
         }
     } else {
         Sizes {
@@ -67,6 +83,9 @@ fn bench(quick: bool) -> anyhow::Result<()> {
             queue_jobs: 24_000,
             dispatch_jobs: 2_000,
             enqueue_names: 30_000,
+            poll_publications: 100_000,
+            noop_runs: 20,
+            ref_only_runs: 10,
         }
     };
     let bins = build_release()?;
@@ -98,29 +117,37 @@ fn bench(quick: bool) -> anyhow::Result<()> {
         "goal",
     ));
 
+    rows.extend(poll::poll_rows(&bins, sizes.runs, sizes.poll_publications)?);
+    rows.extend(import::fixture_rows(&bins, sizes.runs)?);
+    rows.extend(import::coreutils_rows(&bins, sizes.runs)?);
+    rows.extend(import::noop_rows(&bins, sizes.noop_runs)?);
+    rows.extend(import::ref_only_rows(&bins, sizes.ref_only_runs)?);
+
     println!();
     println!(
-        "{:<56} {:>12} {:>22} {:>12} {:>8}",
+        "{:<56} {:>17} {:>21} {:>12} {:>8}  notes",
         "benchmark", "median", "min–max", "baseline", "ratio"
     );
     for r in rows {
         println!("{r}");
     }
     println!(
-        "\nratio > 1 means better than the baseline; {} runs each{}.",
+        "\nratio > 1 means better than the baseline; {} runs each unless a note says otherwise{}.",
         sizes.runs,
         if quick { " (quick sizes)" } else { "" }
     );
     Ok(())
 }
 
+/// One line of the table: the samples of one figure, and the baseline it is judged against.
 struct Row {
     name: String,
     unit: &'static str,
     samples: Vec<f64>,
-    baseline: f64,
-    baseline_name: &'static str,
+    /// The value to beat and what it is (`goal`, `anchor`); `None` for a plain measurement.
+    baseline: Option<(f64, &'static str)>,
     higher_is_better: bool,
+    note: String,
 }
 
 impl Row {
@@ -131,59 +158,96 @@ impl Row {
         baseline: f64,
         baseline_name: &'static str,
     ) -> Row {
+        Row::new(name, unit, samples, true).against(baseline, baseline_name)
+    }
+
+    fn time(name: &str, samples: Vec<f64>, baseline: f64, baseline_name: &'static str) -> Row {
+        Row::new(name, "s", samples, false).against(baseline, baseline_name)
+    }
+
+    /// A row without a baseline yet.
+    fn new(name: &str, unit: &'static str, samples: Vec<f64>, higher_is_better: bool) -> Row {
         Row {
             name: name.into(),
             unit,
             samples,
-            baseline,
-            baseline_name,
-            higher_is_better: true,
+            baseline: None,
+            higher_is_better,
+            note: String::new(),
         }
     }
-    fn time(name: &str, samples: Vec<f64>, baseline: f64, baseline_name: &'static str) -> Row {
-        Row {
-            name: name.into(),
-            unit: "s",
-            samples,
-            baseline,
-            baseline_name,
-            higher_is_better: false,
-        }
+
+    /// A row that could not be measured here, and why.
+    fn skipped(name: &str, why: String) -> Row {
+        Row::new(name, "", Vec::new(), true).with_note(why)
+    }
+
+    fn against(mut self, baseline: f64, baseline_name: &'static str) -> Row {
+        self.baseline = Some((baseline, baseline_name));
+        self
+    }
+
+    fn with_note(mut self, note: String) -> Row {
+        self.note = note;
+        self
     }
 }
 
 impl std::fmt::Display for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.samples.is_empty() {
+            return write!(f, "{:<56} skipped: {}", self.name, self.note);
+        }
         let mut s = self.samples.clone();
         s.sort_by(f64::total_cmp);
-        let median = s[s.len() / 2];
-        let ratio = if self.higher_is_better {
-            median / self.baseline
-        } else {
-            self.baseline / median
-        };
+        let median = median(&s);
         write!(
             f,
-            "{:<56} {:>8.2} {:<3} {:>10.2}–{:<10.2} {:>6} {:<5} {:>7.2}x",
+            "{:<56} {:>10.2} {:<6} {:>10.2}–{:<10.2}",
             self.name,
             median,
             self.unit,
             s[0],
             s[s.len() - 1],
-            self.baseline,
-            self.baseline_name,
-            ratio
-        )
+        )?;
+        match self.baseline {
+            Some((baseline, name)) => {
+                let ratio = if self.higher_is_better {
+                    median / baseline
+                } else {
+                    baseline / median
+                };
+                write!(f, " {baseline:>6} {name:<5} {ratio:>7.2}x")?;
+            }
+            None => write!(f, " {:>6} {:<5} {:>8}", "-", "", "-")?,
+        }
+        if !self.note.is_empty() {
+            write!(f, "  {}", self.note)?;
+        }
+        Ok(())
     }
+}
+
+/// The median of `samples` (the upper one of an even count), which must not be empty.
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
 }
 
 fn measure(runs: usize, mut f: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<Vec<f64>> {
     (0..runs).map(|_| f()).collect()
 }
 
+/// The release binaries the benchmarks run.
 struct Bins {
     driver: PathBuf,
     importctl: PathBuf,
+    lp_sim: PathBuf,
+    poll_uploads: PathBuf,
+    import_one: PathBuf,
+    /// The target directory they were built in; `bench-inputs/` below it caches downloads.
+    target_dir: PathBuf,
 }
 
 fn build_release() -> anyhow::Result<Bins> {
@@ -199,6 +263,12 @@ fn build_release() -> anyhow::Result<Bins> {
             "driver",
             "--bin",
             "importctl",
+            "--bin",
+            "lp-sim",
+            "--bin",
+            "poll-uploads",
+            "--bin",
+            "import-one",
         ])
         .status()
         .context("running cargo build")?;
@@ -212,6 +282,10 @@ fn build_release() -> anyhow::Result<Bins> {
     Ok(Bins {
         driver: dir.join("driver"),
         importctl: dir.join("importctl"),
+        lp_sim: dir.join("lp-sim"),
+        poll_uploads: dir.join("poll-uploads"),
+        import_one: dir.join("import-one"),
+        target_dir: dir.parent().context("target dir")?.to_owned(),
     })
 }
 
