@@ -175,6 +175,14 @@ pub const KEYS: &[Key] = &[
         "Timeout of one request.",
     ),
     key(
+        "launchpad.download_hosts",
+        Kind::List,
+        "[\"launchpad.net\", \"launchpadlibrarian.net\"]",
+        "Hosts (host or host:port; no port means the scheme's default) that source files may be \
+         downloaded from, every redirect included, besides the api_root's host. Only http(s) to \
+         these is fetched: a hostile file URL cannot reach other hosts or local files.",
+    ),
+    key(
         "git.remote",
         Kind::Str,
         "\"file://{state_dir}/remote/{package}.git\"",
@@ -546,7 +554,8 @@ impl Config {
         std::path::absolute(&dir).unwrap_or(dir)
     }
 
-    /// Every key with its value as TOML text (secrets redacted) and its source.
+    /// Every key with its value as TOML text (secrets redacted, and the user info of any
+    /// URL in a value, such as a password in `git.remote`) and its source.
     pub fn show(&self) -> Vec<(&'static str, String, &Source)> {
         KEYS.iter()
             .map(|k| {
@@ -554,7 +563,7 @@ impl Config {
                 let text = if k.secret {
                     "\"<redacted>\"".to_owned()
                 } else {
-                    v.to_string()
+                    pkgimport_git::redact_userinfo(&v.to_string())
                 };
                 (k.name, text, src)
             })

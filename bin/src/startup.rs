@@ -142,6 +142,7 @@ pub fn launchpad_client(config: &Config) -> Result<pkgimport_api::Client, Failur
         request_timeout: config.duration("launchpad.request_timeout"),
         consumer_name: "package-importer".to_owned(),
         credentials,
+        download_hosts: config.list("launchpad.download_hosts"),
     };
     pkgimport_api::Client::new(settings).or_exit(Exit::Config)
 }

@@ -31,6 +31,8 @@ use crate::types::{DistroSeries, Download, Page, Publication, RawSourceFile, Sou
 
 /// The largest JSON body accepted (a 300-entry page is about 400 KB).
 const MAX_JSON_BYTES: u64 = 64 * 1024 * 1024;
+/// Redirects one download may follow (Launchpad uses one: `+sourcefiles` to the librarian).
+const MAX_DOWNLOAD_REDIRECTS: u32 = 5;
 /// How much of an error body is read for its summary.
 const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
 
@@ -103,7 +105,8 @@ enum Failure {
 enum Kind {
     /// A JSON API call: authorised, no redirects, global timeout.
     Api,
-    /// A file download: anonymous, redirects followed, per-read timeout.
+    /// A file download: anonymous, redirects handed back to [`Client::download`], per-read
+    /// timeout.
     Download,
 }
 
@@ -127,7 +130,8 @@ impl Client {
             .into();
         let download_agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .max_redirects(5)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .timeout_connect(Some(settings.request_timeout))
             .timeout_recv_response(Some(settings.request_timeout))
             .timeout_per_read(Some(settings.request_timeout))
@@ -238,21 +242,44 @@ impl Client {
     /// Downloads `url` (following redirects) into `dest`, streaming, and returns the size
     /// and SHA-256 of what was written.
     ///
+    /// Every hop, the first URL and each redirect target, must be http(s) to an allowed
+    /// host ([`ClientSettings::check_download_url`]); redirects are followed here, one at a
+    /// time, rather than by the HTTP library, so that no hop escapes the check.
     /// The bytes go to `<dest>.part` first and are renamed into place only when complete,
     /// so `dest` never holds half a file. A transfer cut short is retried from the start.
     pub fn download(&self, url: &str, dest: &Path) -> Result<Download, Error> {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::Other {
-                status: None,
-                oops_id: None,
-                url: url.to_owned(),
-                message: "refusing to download a non-HTTP URL".into(),
-            });
-        }
         let part = part_path(dest);
-        let result = self.execute(url, Kind::Download, |url, resp| {
-            stream_to_file(url, resp, &part)
-        });
+        let mut current = url.to_owned();
+        let mut redirects = 0;
+        let result = loop {
+            if let Err(why) = self.settings.check_download_url(&current) {
+                break Err(Error::Other {
+                    status: None,
+                    oops_id: None,
+                    url: current,
+                    message: format!("refusing to download: {why}"),
+                });
+            }
+            match self.execute(&current, Kind::Download, |url, resp| {
+                fetch_or_redirect(url, resp, &part)
+            }) {
+                Ok(Fetched::File(d)) => break Ok(d),
+                Ok(Fetched::Redirect(next)) if redirects < MAX_DOWNLOAD_REDIRECTS => {
+                    log::debug!("redirect url={current} location={next}");
+                    redirects += 1;
+                    current = next;
+                }
+                Ok(Fetched::Redirect(_)) => {
+                    break Err(Error::BadResponse {
+                        status: 300,
+                        oops_id: None,
+                        url: current,
+                        message: format!("more than {MAX_DOWNLOAD_REDIRECTS} redirects"),
+                    });
+                }
+                Err(e) => break Err(e),
+            }
+        };
         let download = match result {
             Ok(d) => d,
             Err(e) => {
@@ -349,7 +376,10 @@ impl Client {
             attempts += 1;
             log::debug!("request url={url} attempt={attempts}");
             let failure = match self.send(url, kind) {
-                Ok(resp) if (200..300).contains(&resp.status().as_u16()) => {
+                Ok(resp)
+                    if (200..300).contains(&resp.status().as_u16())
+                        || (kind == Kind::Download && is_redirect(resp.status().as_u16())) =>
+                {
                     match on_success(url, resp) {
                         Ok(value) => return Ok(value),
                         Err(failure) => failure,
@@ -544,6 +574,64 @@ fn io_error(path: &Path, doing: &str, e: &std::io::Error) -> Error {
     }
 }
 
+/// What one download hop gave.
+enum Fetched {
+    /// The file, streamed into the part file.
+    File(Download),
+    /// A redirect to this absolute URL, not yet checked nor followed.
+    Redirect(String),
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// A redirect's target, or the 2xx body streamed into `part`.
+fn fetch_or_redirect(url: &str, resp: Response<Body>, part: &Path) -> Result<Fetched, Failure> {
+    let status = resp.status().as_u16();
+    if !is_redirect(status) {
+        return stream_to_file(url, resp, part).map(Fetched::File);
+    }
+    match header(&resp, "location") {
+        Some(location) => Ok(Fetched::Redirect(resolve_location(url, &location))),
+        None => Err(Failure::Fatal(Error::BadResponse {
+            status,
+            oops_id: None,
+            url: url.to_owned(),
+            message: "redirect without a Location".into(),
+        })),
+    }
+}
+
+/// `location` made absolute against `base` (RFC 3986 in the forms servers send: an absolute
+/// URL of any scheme, `//host/path`, `/path`, or a relative path).
+fn resolve_location(base: &str, location: &str) -> String {
+    let location = location.trim();
+    let has_scheme = location.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if has_scheme {
+        return location.to_owned();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
+    if let Some(authority_and_path) = location.strip_prefix("//") {
+        return format!("{scheme}://{authority_and_path}");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = rest[authority.len()..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    format!("{scheme}://{authority}{dir}/{location}")
+}
+
 /// Streams a 2xx download body into `part`, hashing as it goes.
 fn stream_to_file(url: &str, mut resp: Response<Body>, part: &Path) -> Result<Download, Failure> {
     let mut file = std::fs::File::create(part)
@@ -663,6 +751,34 @@ impl<T: DeserializeOwned> Iterator for Collection<'_, T> {
                 self.next_url = Some(link);
             }
             self.current = page.entries.into_iter();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_locations_resolve_against_the_request() {
+        let base = "https://launchpad.net/ubuntu/+archive/primary/+sourcefiles/x/1/x.dsc?a=b";
+        for (location, expected) in [
+            (
+                "https://launchpadlibrarian.net/1/x.dsc",
+                "https://launchpadlibrarian.net/1/x.dsc",
+            ),
+            ("file:///etc/passwd", "file:///etc/passwd"),
+            ("//evil.example/x", "https://evil.example/x"),
+            (
+                "/+librarian/1/x.dsc",
+                "https://launchpad.net/+librarian/1/x.dsc",
+            ),
+            (
+                "y.dsc",
+                "https://launchpad.net/ubuntu/+archive/primary/+sourcefiles/x/1/y.dsc",
+            ),
+        ] {
+            assert_eq!(resolve_location(base, location), expected, "{location}");
         }
     }
 }

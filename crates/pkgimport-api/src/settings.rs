@@ -41,6 +41,13 @@ pub struct ClientSettings {
     pub consumer_name: String,
     /// OAuth PLAINTEXT credentials; `None` means anonymous access.
     pub credentials: Option<Credentials>,
+    /// Hosts (`host` or `host:port`) that files may be downloaded from, every redirect hop
+    /// included, besides the host of `api_root`. A `host` without a port allows only the
+    /// scheme's default port. Launchpad's `sourceFileUrls` point at `launchpad.net`, which
+    /// redirects to `launchpadlibrarian.net`. Anything else, and any scheme but http(s),
+    /// is refused before a connection is made: a hostile answer cannot make us fetch from
+    /// the internal network (SSRF) or read local files.
+    pub download_hosts: Vec<String>,
 }
 
 impl ClientSettings {
@@ -95,7 +102,108 @@ impl ClientSettings {
         if self.consumer_name.trim().is_empty() {
             return bad("consumer_name must not be empty".into());
         }
+        for host in &self.download_hosts {
+            if HostPort::parse(host).is_none() {
+                return bad(format!(
+                    "download host {host:?} must be a host name or address, optionally with :port"
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether `url` may be downloaded: http or https, no user info, and a host that is the
+    /// `api_root`'s or in `download_hosts`. `Err` says why not.
+    pub fn check_download_url(&self, url: &str) -> Result<(), String> {
+        let target = HostPort::of_url(url)?;
+        let api_host = HostPort::of_url(&self.api_root).ok().map(|t| HostPort {
+            host: t.host,
+            port: Some(t.port),
+        });
+        let allowed = api_host
+            .into_iter()
+            .chain(
+                self.download_hosts
+                    .iter()
+                    .filter_map(|h| HostPort::parse(h)),
+            )
+            .any(|h| h.host == target.host && h.port.unwrap_or(target.default_port) == target.port);
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "host {}:{} is not an allowed download host (launchpad.download_hosts)",
+                target.host, target.port
+            ))
+        }
+    }
+}
+
+/// A host and an optional port, lowercased, as an allow-list entry or a URL's authority.
+struct HostPort {
+    host: String,
+    port: Option<u16>,
+}
+
+/// The host and effective port of an http(s) URL.
+struct UrlTarget {
+    host: String,
+    port: u16,
+    default_port: u16,
+}
+
+impl HostPort {
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`; nothing else (no scheme, path or user).
+    fn parse(entry: &str) -> Option<HostPort> {
+        let entry = entry.trim().to_ascii_lowercase();
+        if entry.is_empty() || entry.contains(['/', '@', '?', '#', ' ']) {
+            return None;
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest.split_once(']')?;
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':')?.parse().ok()?),
+            };
+            (host.to_owned(), port)
+        } else {
+            match entry.split_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p.parse().ok()?)),
+                None => (entry.clone(), None),
+            }
+        };
+        (!host.is_empty()).then_some(HostPort { host, port })
+    }
+
+    /// The target of `url`, refusing any scheme but http(s) and URLs with user info.
+    fn of_url(url: &str) -> Result<UrlTarget, String> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        let default_port = match scheme.as_deref() {
+            Some("http") => 80,
+            Some("https") => 443,
+            Some(other) if !other.is_empty() && other.len() <= 16 && !other.contains('/') => {
+                return Err(format!("scheme {other} is not http or https"));
+            }
+            _ => return Err("not an absolute http or https URL".into()),
+        };
+        let uri: ureq::http::Uri = url.parse().map_err(|e| format!("not a valid URL ({e})"))?;
+        let authority = uri.authority().ok_or("no host")?;
+        if authority.as_str().contains('@') {
+            return Err("URLs with user info are not downloaded".into());
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        if host.is_empty() {
+            return Err("no host".into());
+        }
+        Ok(UrlTarget {
+            host,
+            port: authority.port_u16().unwrap_or(default_port),
+            default_port,
+        })
     }
 }
 
@@ -266,6 +374,69 @@ mod tests {
         assert_eq!(c.consumer_secret.expose(), "");
         assert!(Credentials::parse("[2]\naccess_token = x\n").is_err());
         assert!(Credentials::parse("[1]\nconsumer_key = a\naccess_secret = b\n").is_err());
+    }
+
+    #[test]
+    fn download_hosts() {
+        let settings = |hosts: &[&str]| ClientSettings {
+            api_root: "http://127.0.0.1:8080/devel/".into(),
+            page_size: 75,
+            max_attempts: 1,
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(1),
+            retry_after_cap: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            consumer_name: "t".into(),
+            credentials: None,
+            download_hosts: hosts.iter().map(|h| h.to_string()).collect(),
+        };
+        let s = settings(&[
+            "launchpad.net",
+            "LaunchpadLibrarian.net",
+            "[::1]:9",
+            "files:8000",
+        ]);
+        for ok in [
+            "http://127.0.0.1:8080/debian/+archive/primary/+sourcefiles/x/1/x.dsc",
+            "https://launchpad.net/ubuntu/+archive/primary/+sourcefiles/x/1/x.dsc",
+            "http://launchpad.net/x",
+            "https://launchpadlibrarian.net/123/x.dsc",
+            "HTTPS://LAUNCHPADLIBRARIAN.NET/123/x.dsc",
+            "http://[::1]:9/x",
+            "http://files:8000/x",
+        ] {
+            assert_eq!(s.check_download_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "file:///etc/passwd",
+            "ftp://launchpad.net/x",
+            "gopher://127.0.0.1:8080/x",
+            "http://127.0.0.1:8081/x",
+            "http://127.0.0.1/x",
+            "http://localhost:8080/x",
+            "https://launchpad.net:8443/x",
+            "https://launchpad.net.evil.example/x",
+            "https://launchpad.net@evil.example/x",
+            "https://user:pw@launchpad.net/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://files/x",
+            "//launchpad.net/x",
+            "launchpad.net/x",
+            "",
+        ] {
+            assert!(s.check_download_url(bad).is_err(), "{bad} allowed");
+        }
+        assert!(
+            settings(&[])
+                .check_download_url("https://launchpad.net/x")
+                .is_err()
+        );
+        for bad in ["", "http://x", "x/y", "u@x", "x:port", "[::1"] {
+            assert!(
+                matches!(settings(&[bad]).validate(), Err(Error::Config { .. })),
+                "{bad:?} accepted"
+            );
+        }
     }
 
     #[test]

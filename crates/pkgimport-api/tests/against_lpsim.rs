@@ -104,6 +104,7 @@ fn settings(api_root: String, page_size: u32, max_attempts: u32) -> ClientSettin
         request_timeout: Duration::from_secs(10),
         consumer_name: "package-importer-tests".into(),
         credentials: None,
+        download_hosts: Vec::new(),
     }
 }
 

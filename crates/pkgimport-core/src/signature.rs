@@ -28,7 +28,10 @@ pub fn decisive_line(text: &str) -> Option<&str> {
 /// Normalises one error line into a signature.
 pub fn normalize(line: &str) -> String {
     const MAX: usize = 200;
-    let line = strip_log_prefix(line.trim());
+    // Whitespace is collapsed before the log prefixes are stripped, and masking keeps both
+    // the first character and every word-final `]`, so a signature normalises to itself.
+    let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = strip_log_prefix(&collapsed);
     let mut out = String::with_capacity(line.len());
     for word in line.split_whitespace() {
         if !out.is_empty() {
@@ -79,12 +82,15 @@ pub fn looks_transient(signature: &str) -> bool {
 }
 
 /// Log lines from env_logger look like `[2026-11-25T12:00:00Z ERROR import_one] msg`; the
-/// prefix says nothing about the failure.
-fn strip_log_prefix(line: &str) -> &str {
-    match line.find("] ") {
-        Some(end) if line.starts_with('[') => &line[end + 2..],
-        _ => line,
+/// prefix says nothing about the failure. Every leading `[...] ` goes, not just the first,
+/// so that stripping twice strips nothing more.
+fn strip_log_prefix(mut line: &str) -> &str {
+    while line.starts_with('[')
+        && let Some(end) = line.find("] ")
+    {
+        line = &line[end + 2..];
     }
+    line
 }
 
 fn mask_word(word: &str) -> String {
@@ -93,9 +99,10 @@ fn mask_word(word: &str) -> String {
     let start = word
         .find(|c: char| !"\"'`([{<".contains(c))
         .unwrap_or(word.len());
+    // Trimming, not `rfind(..) + 1`: the last kept character may be wider than one byte.
     let end = word
-        .rfind(|c: char| !"\"'`)]}>:,;.".contains(c))
-        .map_or(start, |i| i + 1);
+        .trim_end_matches(|c: char| "\"'`)]}>:,;.".contains(c))
+        .len();
     if start >= end {
         return word.to_owned();
     }
@@ -262,5 +269,36 @@ mod tests {
         let b = from_text("error: download of hello_2.12.3.orig.tar.gz failed: 503").unwrap();
         // The file names differ only in their versions.
         assert_eq!(a, b);
+    }
+
+    /// Issue 7 (fuzzing): a word whose last kept character is wider than one byte made
+    /// `mask_word` slice inside it and panic, in the driver, while it recorded a failure.
+    /// GNU tools in a UTF-8 locale quote names so (`‘x’`).
+    #[test]
+    fn issue_7_fuzz_multibyte_word_end() {
+        check(
+            "error: überprüfung fehlgeschlagen für Datei »x«",
+            "error: überprüfung fehlgeschlagen für Datei »x«",
+        );
+        check(
+            "tar: ‘hello_2.10.orig.tar.gz’: Cannot open: café",
+            "tar: ‘hello_N’: Cannot open: café",
+        );
+    }
+
+    /// Issue 7 (fuzzing): a signature must normalise to itself. Only the first log prefix
+    /// was stripped, and only when followed by a plain space, so a second pass changed
+    /// `[x] error` and `[a]\tb` again.
+    #[test]
+    fn issue_7_fuzz_signatures_are_fixed_points() {
+        for text in [
+            "[2026-11-25T12:00:00Z ERROR import_one] [x] error: nested prefix",
+            "[a]\tb c",
+            "error: überprüfung fehlgeschlagen für Datei »x«",
+        ] {
+            let signature = from_text(text).unwrap();
+            assert_eq!(normalize(&signature), signature, "text: {text:?}");
+        }
+        check("[t ERROR x] [worker 3] error: boom 42", "error: boom N");
     }
 }

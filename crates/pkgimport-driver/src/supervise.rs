@@ -65,6 +65,11 @@ pub(crate) async fn run_child(
     tokio::pin!(timeout);
     let killed_by = tokio::select! {
         status = child.wait() => {
+            // The import is gone, but what it started in its group (git, a decompressor)
+            // may not be: after a SIGKILL of the import alone it would run on unsupervised,
+            // and the next run of the package would take its git lock files for stale
+            // ones (found by the crash sweep, issue 7). Nothing of a run outlives it.
+            process::kill_group(pid);
             return match status {
                 Ok(status) => end_of(status),
                 Err(e) => ChildEnd::SpawnFailed(format!("waiting for pid {pid}: {e}")),
@@ -122,4 +127,49 @@ pub(crate) fn log_tail(path: &std::path::Path, lines: usize) -> String {
     let text = String::from_utf8_lossy(&buf);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression test (issue 7, the crash sweep): a git that an import started would run
+    /// on after the import died, and race the next run of the package. Nothing started in
+    /// an import's process group may outlive the import.
+    #[test]
+    fn nothing_an_import_started_outlives_it() {
+        let dir = std::env::temp_dir().join(format!("pkgimport-supervise-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("sleeper.pid");
+        let spec = ChildSpec {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("sleep 30 & echo $! > '{}'; exit 0", pid_file.display()),
+            ],
+            env: Vec::new(),
+            log_path: dir.join("run.log"),
+            timeout: Duration::from_secs(20),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (_kill_tx, kill_rx) = watch::channel(false);
+        let end = runtime.block_on(run_child(spec, |_, _| {}, kill_rx));
+        assert!(matches!(end, ChildEnd::Exited(0)), "{end:?}");
+        let sleeper: u32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let gone =
+            || process::start_time(sleeper).is_none_or(|t| !process::is_same_process(sleeper, t));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !gone() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(gone(), "pid {sleeper}, started by the import, outlived it");
+    }
 }

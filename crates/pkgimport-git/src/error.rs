@@ -117,7 +117,8 @@ pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
         .filter(|l| !l.is_empty())
         .collect();
     let start = lines.len().saturating_sub(LINES);
-    let tail = lines[start..].join(" | ");
+    // git and curl echo remote URLs, user info included, in their errors.
+    let tail = crate::redact::redact_userinfo(&lines[start..].join(" | "));
     if tail.is_empty() {
         "(no stderr)".to_owned()
     } else {

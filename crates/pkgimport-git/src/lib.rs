@@ -13,11 +13,14 @@
 //! - [`ls_remote`], [`GitDir::push_atomic`] and [`ensure_local_bare_remote`]: the remote
 //!   side, where a push is a compare-and-swap of every ref of a package at once.
 //!
-//! Errors are one [`Error`] enum whose variants are the outcomes callers branch on.
+//! Errors are one [`Error`] enum whose variants are the outcomes callers branch on. No
+//! message, log line or error of this crate holds a URL's user info (passwords, tokens):
+//! see [`redact_userinfo`].
 
 mod error;
 mod fast_import;
 mod oid;
+mod redact;
 mod refname;
 mod remote;
 mod repo;
@@ -26,11 +29,13 @@ mod run;
 pub use error::Error;
 pub use fast_import::{CommitSpec, Entry, FastImport, Mode, Signature, TzOffset};
 pub use oid::Oid;
+pub use redact::{REDACTED, redact_userinfo};
 pub use refname::{check_ref_name, tag_ref};
 pub use remote::{
     PushReport, RefPushStatus, RefUpdate, RemoteRefs, ensure_local_bare_remote, ls_remote,
+    remove_stale_local_remote_locks,
 };
-pub use repo::{GitDir, TreeEntry};
+pub use repo::{GitDir, TreeEntry, remove_stale_locks};
 pub use run::GitOptions;
 
 /// Results of this crate.

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::redact::redact_userinfo;
 use crate::run::{GitOptions, Invocation, Output, RunError, run};
 use crate::{Error, GitDir, Oid, check_ref_name};
 
@@ -164,7 +165,8 @@ impl GitDir {
             .collect();
         if !stale.is_empty() {
             log::warn!(
-                "push to {url} refused, remote diverged: {}",
+                "push to {} refused, remote diverged: {}",
+                redact_userinfo(url),
                 stale.join(", ")
             );
             return Err(Error::LeaseRefused { refs: stale });
@@ -207,8 +209,9 @@ impl GitDir {
             });
         }
         log::info!(
-            "pushed {} refs to {url} ({} already up to date)",
+            "pushed {} refs to {} ({} already up to date)",
             report.refs.len(),
+            redact_userinfo(url),
             report
                 .refs
                 .values()
@@ -258,7 +261,7 @@ fn network_run(options: &GitOptions, url: &str, inv: Invocation<'_>) -> Result<O
         Ok(out) => Ok(out),
         Err(RunError::Io(e)) => Err(e),
         Err(RunError::TimedOut { after, .. }) => Err(Error::Unreachable {
-            url: url.to_owned(),
+            url: redact_userinfo(url),
             message: format!("no answer within {after:?}"),
         }),
     }
@@ -294,19 +297,28 @@ fn classify_failure(url: &str, command: &str, out: &Output) -> Error {
     if UNREACHABLE_PHRASES.iter().any(|p| lower.contains(p)) {
         // The first line is usually the cause ("ssh: connect to host … refused"), the
         // following ones git's generic "could not read from remote repository".
-        let message = stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("unreachable")
-            .to_owned();
+        let message = redact_userinfo(
+            stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("unreachable"),
+        );
+        let url = redact_userinfo(url);
         log::warn!("git {command}: {url} unreachable: {message}");
-        return Error::Unreachable {
-            url: url.to_owned(),
-            message,
-        };
+        return Error::Unreachable { url, message };
     }
     Error::failed(command, out.status, &out.stderr)
+}
+
+/// [`remove_stale_locks`](crate::remove_stale_locks) for the remote at `url` when it is a
+/// local `file://` repository, which import-one's own pushes are the only writers of; other
+/// remotes clean up after themselves (their git runs on the server). Same precondition.
+pub fn remove_stale_local_remote_locks(url: &str) -> Result<Vec<PathBuf>, Error> {
+    match local_path(url) {
+        Some(path) => crate::repo::remove_stale_locks(&path),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The local path of a `file:///abs/path` URL.
@@ -327,7 +339,7 @@ fn local_remote_missing(path: &std::path::Path) -> bool {
 /// A URL must not be mistaken for an option, nor be empty.
 fn check_url(url: &str) -> Result<(), Error> {
     if url.is_empty() || url.starts_with('-') || url.contains('\n') {
-        return Err(Error::invalid("url", url));
+        return Err(Error::invalid("url", redact_userinfo(url)));
     }
     Ok(())
 }

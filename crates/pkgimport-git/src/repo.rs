@@ -250,6 +250,59 @@ impl GitDir {
 /// Create a bare repository at `path`: initialise a temporary sibling, configure it, then
 /// rename it into place (replacing `path` if it is an empty directory). If another process
 /// won the race, its repository is kept.
+/// Removes the lock files that a git process killed by SIGKILL (or a crash of the machine)
+/// leaves in the bare repository at `git_dir`: `HEAD.lock`, `packed-refs.lock`,
+/// `config.lock` and `refs/**/*.lock`. Returns the files removed; a missing repository has
+/// none.
+///
+/// git creates these with `O_EXCL` and deletes them when it exits, even on an error or a
+/// catchable signal, but a SIGKILL skips that; every later ref update or push then fails
+/// with "Unable to create '….lock': File exists" until someone deletes the file, so the
+/// package could never be imported again (found by the crash sweep, issue 7).
+///
+/// The caller must know that no git process is working on the repository: `import-one`
+/// calls it under the package lock, and the driver kills the whole process group of an
+/// import once it ends, so no git of an earlier run outlives it.
+pub fn remove_stale_locks(git_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut removed = Vec::new();
+    for name in ["HEAD.lock", "packed-refs.lock", "config.lock"] {
+        remove_if_present(&git_dir.join(name), &mut removed)?;
+    }
+    let mut dirs = vec![git_dir.join("refs")];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+            let path = entry.path();
+            let is_dir = entry
+                .file_type()
+                .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?
+                .is_dir();
+            if is_dir {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "lock") {
+                remove_if_present(&path, &mut removed)?;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn remove_if_present(path: &Path, removed: &mut Vec<PathBuf>) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            removed.push(path.to_owned());
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("removing {}", path.display()), e)),
+    }
+}
+
 pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {

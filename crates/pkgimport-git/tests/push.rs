@@ -137,6 +137,56 @@ fn atomic_push_of_branches_and_tags_with_leases() {
 
 /// Crash between the push and the audit commit: the next run pushes again with the same,
 /// now old, expected values. git reports the refs up to date and succeeds.
+/// Regression test (issue 7, the crash sweep): a git killed with SIGKILL in the middle of a
+/// ref update leaves its `.lock` files, in the working repository and in a local remote.
+/// Every later update then failed, for good; `remove_stale_locks` clears them.
+#[test]
+fn stale_lock_files_of_a_killed_git_are_removed() {
+    let f = fixture();
+    first_push(&f);
+    let remote = Path::new(f.url.strip_prefix("file://").unwrap()).to_owned();
+    let stale = [
+        f.work.path().join("refs/heads/importer/debian/sid.lock"),
+        f.work.path().join("packed-refs.lock"),
+        remote.join("refs/heads/importer/debian/sid.lock"),
+        remote.join("refs/tags/import/1.0-2.lock"),
+        remote.join("packed-refs.lock"),
+    ];
+    for path in &stale {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+    assert!(f.work.update_refs(&[(SID, f.b)]).is_err());
+    assert!(
+        f.work
+            .push_atomic(&f.url, &second_push_updates(&f))
+            .is_err()
+    );
+
+    let mut removed = pkgimport_git::remove_stale_locks(f.work.path()).unwrap();
+    removed.extend(pkgimport_git::remove_stale_local_remote_locks(&f.url).unwrap());
+    removed.sort();
+    let mut want = stale.to_vec();
+    want.sort();
+    assert_eq!(removed, want);
+    f.work.update_refs(&[(SID, f.b)]).unwrap();
+    f.work
+        .push_atomic(&f.url, &second_push_updates(&f))
+        .unwrap();
+    assert_eq!(remote_refs(&f.url)[SID], f.b);
+    // Nothing left to remove, and a remote that is not local is left alone.
+    assert!(
+        pkgimport_git::remove_stale_locks(f.work.path())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        pkgimport_git::remove_stale_local_remote_locks("ssh://host/x.git")
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[test]
 fn repeating_a_completed_push_with_the_old_leases_is_a_noop() {
     let f = fixture();

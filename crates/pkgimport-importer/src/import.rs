@@ -129,6 +129,7 @@ impl Importer<'_> {
     pub fn run(&mut self, package: &PackageName) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
         let started = Instant::now();
+        self.remove_stale_git_locks(package)?;
         summary.recovered = self.recover(package)?;
 
         let history = self.history(package)?;
@@ -250,6 +251,26 @@ impl Importer<'_> {
         Ok(summary)
     }
 
+    /// Deletes the git lock files a killed run left in the package's repositories, which
+    /// would otherwise fail every later run (see `pkgimport_git::remove_stale_locks`). Safe
+    /// here: the caller holds the package lock, and no git of an earlier run outlives it
+    /// (the driver kills an import's whole process group when the import ends).
+    fn remove_stale_git_locks(&self, package: &PackageName) -> Result<()> {
+        let mut removed =
+            pkgimport_git::remove_stale_locks(&self.work_repo(package)).map_err(git_error)?;
+        removed.extend(
+            pkgimport_git::remove_stale_local_remote_locks(&self.remote_url(package))
+                .map_err(git_error)?,
+        );
+        for path in removed {
+            log::warn!(
+                "package={package} removed a stale git lock {}",
+                path.display()
+            );
+        }
+        Ok(())
+    }
+
     /// Finishes what a crashed run left behind. Returns what it did, if anything.
     fn recover(&mut self, package: &PackageName) -> Result<Option<String>> {
         let audit = self.store.audit(package)?;
@@ -337,6 +358,12 @@ impl Importer<'_> {
                         return Err(ImportError::BadInput(format!(
                             "launchpad returned a publication of {:?} when asked for {package}",
                             p.source_package_name
+                        )));
+                    }
+                    if let Err(why) = check_version(&p.source_package_version) {
+                        return Err(ImportError::BadInput(format!(
+                            "launchpad returned {package} with an unusable version {:?}: {why}",
+                            p.source_package_version
                         )));
                     }
                     if p.status == PublicationStatus::Deleted {
@@ -501,6 +528,42 @@ impl Importer<'_> {
     }
 }
 
+/// The longest version accepted: it becomes part of file names (`<package>_<version>.dsc`)
+/// and a directory name, which the file system limits to 255 bytes.
+pub const MAX_VERSION_LEN: usize = 128;
+
+/// Checks a version from Launchpad before it names a scratch directory, a file or a tag:
+/// Debian policy's syntax (`debversion`, plus dpkg's "starts with a digit" and "a colon
+/// needs an epoch"), a bounded length, and a valid git tag once DEP-14 mangled. So no
+/// version can contain `/`, a control character or whitespace, nor reach outside the
+/// scratch directory, whatever Launchpad (or something pretending to be it) sends.
+pub fn check_version(version: &str) -> Result<(), String> {
+    if version.len() > MAX_VERSION_LEN {
+        return Err(format!("longer than {MAX_VERSION_LEN} bytes"));
+    }
+    let parsed: pkgimport_unpack::Version =
+        version
+            .parse()
+            .map_err(|_: pkgimport_unpack::debversion::ParseError| {
+                "not a Debian version (characters or syntax)".to_owned()
+            })?;
+    if !parsed
+        .upstream_version
+        .starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err("the upstream version does not start with a digit".into());
+    }
+    if parsed.epoch.is_none() && parsed.upstream_version.contains(':') {
+        return Err("a colon but no numeric epoch".into());
+    }
+    pkgimport_git::tag_ref(&format!(
+        "import/{}",
+        pkgimport_unpack::mangle_version(version)
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 /// The remote of a package: the template with `{package}` and `{state_dir}` filled in.
 pub fn remote_url(template: &str, state_dir: &Path, package: &PackageName) -> String {
     template
@@ -639,4 +702,42 @@ fn git_error(e: pkgimport_git::Error) -> ImportError {
 
 fn io_error(path: &Path, e: std::io::Error) -> ImportError {
     ImportError::Transient(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_versions_are_refused() {
+        for ok in [
+            "1.0-1",
+            "1:2.78-1",
+            "0.0~git20201210.2321bbc-1",
+            "1..2",
+            "1.0+dfsg-1",
+        ] {
+            assert_eq!(check_version(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "1/../../x",
+            "/tmp/x",
+            "1/x",
+            "..",
+            "../1",
+            "1\nx",
+            "1 2",
+            "1.0-1\n",
+            "a1.0",
+            "1:",
+            "x:1.0",
+            "1.0-1/",
+            "1.0@{1}",
+            "1.0\0",
+            &"1".repeat(MAX_VERSION_LEN + 1),
+        ] {
+            assert!(check_version(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

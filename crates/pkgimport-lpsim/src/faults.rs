@@ -5,7 +5,10 @@
 //! offline page for 502, haproxy's pages for 503/504, a bare exception name with an OOPS id
 //! for 500. The "corrupting" modes answer 200 but break the contract (truncated JSON, HTML
 //! instead of JSON, a wrong content type, a paging link to another host), for the
-//! fault-storm tests. All randomness comes from one seeded generator.
+//! fault-storm tests. The hostile modes (`foreign_file_urls`, `file_scheme_urls`,
+//! `foreign_redirect`, `wrong_package_name`) are for the hostile-input tests: answers a
+//! compromised or impersonated Launchpad could give. All randomness comes from one seeded
+//! generator.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,18 @@ pub enum FaultMode {
     WrongContentType,
     /// `next_collection_link`s point at another host.
     ForeignNextLink,
+    /// Test-only, hostile input rather than a fault: `sourceFileUrls` answers point at
+    /// `localhost:<port>`, which is this simulator under another name, so that only the
+    /// client's download allow-list stands between the importer and the fetch (SSRF).
+    ForeignFileUrls,
+    /// Test-only, hostile input: `sourceFileUrls` answers are `file://` URLs.
+    FileSchemeUrls,
+    /// Test-only, hostile input: the `+sourcefiles` redirects point at the librarian under
+    /// `localhost:<port>`, so the first hop is allowed and the second is not.
+    ForeignRedirect,
+    /// Test-only, hostile input: `getPublishedSources` entries name another source package
+    /// (`impostor-<name>`) than the one they are listed under.
+    WrongPackageName,
 }
 
 /// The body of `POST /_sim/faults`, e.g.

@@ -242,11 +242,58 @@ fn apply_faults(shared: &Shared, answer: Answer) -> Answer {
             json: false,
         }
     };
+    let elsewhere = format!("http://localhost:{}", shared.local_addr.port());
     match settings.mode {
         FaultMode::Ok => answer,
         FaultMode::Down => injected(faults::down_answer()),
         FaultMode::Flaky => injected(faults::error_answer(settings.status.unwrap_or(503), seed)),
+        FaultMode::ForeignRedirect if answer.route == "sourcefiles" => {
+            let headers = answer
+                .headers
+                .iter()
+                .map(|(k, v)| match *k {
+                    "Location" => (*k, format!("{elsewhere}/{}", path_of(v))),
+                    _ => (*k, v.clone()),
+                })
+                .collect();
+            Answer { headers, ..answer }
+        }
         _ if !answer.json => answer,
+        FaultMode::ForeignFileUrls | FaultMode::FileSchemeUrls
+            if answer.route == "sourceFileUrls" =>
+        {
+            let origin = match settings.mode {
+                FaultMode::FileSchemeUrls => "file://".to_owned(),
+                _ => elsewhere,
+            };
+            rewrite_json(answer, |value| {
+                for entry in value.as_array_mut().into_iter().flatten() {
+                    let url = if entry.is_object() {
+                        &mut entry["url"]
+                    } else {
+                        entry
+                    };
+                    if let Some(old) = url.as_str() {
+                        *url = serde_json::Value::String(format!("{origin}/{}", path_of(old)));
+                    }
+                }
+            })
+        }
+        FaultMode::WrongPackageName if answer.route == "getPublishedSources" => {
+            rewrite_json(answer, |value| {
+                let entries = value.get_mut("entries").and_then(|e| e.as_array_mut());
+                for entry in entries.into_iter().flatten() {
+                    if let Some(name) = entry["source_package_name"].as_str() {
+                        entry["source_package_name"] =
+                            serde_json::Value::String(format!("impostor-{name}"));
+                    }
+                }
+            })
+        }
+        FaultMode::ForeignRedirect
+        | FaultMode::ForeignFileUrls
+        | FaultMode::FileSchemeUrls
+        | FaultMode::WrongPackageName => answer,
         FaultMode::TruncatedJson => {
             let Body::Bytes(bytes) = &answer.body else {
                 return answer;
@@ -288,6 +335,26 @@ fn apply_faults(shared: &Shared, answer: Answer) -> Answer {
                 ..answer
             }
         }
+    }
+}
+
+/// The path of an absolute URL, without its leading `/`.
+fn path_of(url: &str) -> &str {
+    url.splitn(4, '/').nth(3).unwrap_or("")
+}
+
+/// A JSON answer with `change` applied to its body.
+fn rewrite_json(answer: Answer, change: impl FnOnce(&mut serde_json::Value)) -> Answer {
+    let Body::Bytes(bytes) = &answer.body else {
+        return answer;
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return answer;
+    };
+    change(&mut value);
+    Answer {
+        body: Body::Bytes(serde_json::to_vec(&value).unwrap_or_default()),
+        ..answer
     }
 }
 
