@@ -14,9 +14,10 @@ use pkgimport_lpsim::{Sim, SimConfig, SimSource, SyntheticSpec};
 ///
 /// The API root is http://<listen>/devel/. Control endpoints: POST /_sim/publish
 /// {"package","version","suite"[,"date_created","status"]}, POST /_sim/faults
-/// {"mode":"ok|down|flaky|truncated_json|html_body|wrong_content_type|foreign_next_link",
-/// "error_rate","status","retry_after","delay_ms"}, GET /_sim/stats. Stops cleanly on
-/// SIGTERM or SIGINT.
+/// {"mode":"ok|down|flaky|truncated_json|html_body|wrong_content_type|foreign_next_link|
+/// foreign_file_urls|file_scheme_urls|foreign_redirect|wrong_package_name",
+/// "error_rate","status","retry_after","delay_ms"}, GET /_sim/stats. The last four modes
+/// fake hostile answers for the importer's tests. Stops cleanly on SIGTERM or SIGINT.
 #[derive(Parser, Debug)]
 #[command(version, after_help = package_importer::exit_code_help())]
 struct Args {
