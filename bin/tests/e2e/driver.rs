@@ -164,7 +164,11 @@ fn codes_69_and_73_requeue_without_a_failure() {
 #[test]
 fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing() {
     let env = TestEnv::new();
-    env.behave("default", "sleep 1.5");
+    // Runs of the first driver take long, so that its orphans are certainly still running
+    // when the second driver recovers (a finished orphan would rightly run again); the
+    // second driver's runs are quick.
+    std::fs::write(env.root().join("phase1"), "").unwrap();
+    env.behave("default", "if [ -f \"$here/phase1\" ]; then sleep 60; else sleep 0.2; fi");
     let packages: Vec<String> = (0..6).map(|i| format!("pkg{i}")).collect();
     let names: Vec<&str> = packages.iter().map(String::as_str).collect();
     env.enqueue("upload", &names);
@@ -173,6 +177,7 @@ fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing() {
     wait_for(20, "two imports to start", || env.starts().len() >= 2);
     driver.kill().unwrap(); // SIGKILL
     driver.wait().unwrap();
+    std::fs::remove_file(env.root().join("phase1")).unwrap();
     let orphans: Vec<u32> = env.trace().iter().filter_map(|e| e.pid).collect();
     assert!(
         orphans.iter().any(|&p| alive(p)),
