@@ -168,7 +168,10 @@ fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing() {
     // when the second driver recovers (a finished orphan would rightly run again); the
     // second driver's runs are quick.
     std::fs::write(env.root().join("phase1"), "").unwrap();
-    env.behave("default", "if [ -f \"$here/phase1\" ]; then sleep 60; else sleep 0.2; fi");
+    env.behave(
+        "default",
+        "if [ -f \"$here/phase1\" ]; then sleep 60; else sleep 0.2; fi",
+    );
     let packages: Vec<String> = (0..6).map(|i| format!("pkg{i}")).collect();
     let names: Vec<&str> = packages.iter().map(String::as_str).collect();
     env.enqueue("upload", &names);
