@@ -10,7 +10,7 @@ mod startup;
 
 pub use startup::{
     breaker_settings, driver_settings, import_settings, launchpad_client, lock_driver, lock_poll,
-    shutdown_signal,
+    record_launchpad_stats, shutdown_signal,
 };
 
 use std::io::Write;

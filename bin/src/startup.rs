@@ -183,3 +183,18 @@ pub fn import_settings(
         run_id,
     }
 }
+
+/// Adds what a short-lived process's Launchpad client did to the persistent counters that
+/// `importctl metrics` exports.
+pub fn record_launchpad_stats(
+    store: &mut pkgimport_jobq::Store,
+    client: &pkgimport_api::Client,
+) -> Result<(), Failure> {
+    let stats = client.stats();
+    store
+        .add_counters(&[
+            ("launchpad_requests_total", stats.requests),
+            ("launchpad_retries_total", stats.retries),
+        ])
+        .or_exit(Exit::Failure)
+}

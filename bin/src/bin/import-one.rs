@@ -71,13 +71,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         fault: &fault,
     };
     let result = importer.run(&package);
-    let stats = client.stats();
-    store
-        .add_counters(&[
-            ("launchpad_requests_total", stats.requests),
-            ("launchpad_retries_total", stats.retries),
-        ])
-        .or_exit(Exit::Failure)?;
+    package_importer::record_launchpad_stats(&mut store, &client)?;
     match result {
         Ok(s) => {
             log::info!(

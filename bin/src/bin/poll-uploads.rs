@@ -63,13 +63,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         Ok(_) => Some(pkgimport_core::breaker::Outcome::Available),
         Err(_) => None,
     };
-    let stats = client.stats();
-    store
-        .add_counters(&[
-            ("launchpad_requests_total", stats.requests),
-            ("launchpad_retries_total", stats.retries),
-        ])
-        .or_exit(Exit::Failure)?;
+    package_importer::record_launchpad_stats(&mut store, &client)?;
     if result.is_ok() {
         store
             .set_counters(&[("last_poll_ok_ms", pkgimport_jobq::Timestamp::now().0)])
