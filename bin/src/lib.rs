@@ -112,6 +112,20 @@ pub fn parse_args<P: clap::Parser>() -> Result<P, ExitCode> {
     }
 }
 
+/// The whole `main` of a binary: parse the arguments (usage errors exit 64), install the
+/// logger, run, and turn the result into the exit code.
+pub fn main_with<P: clap::Parser>(
+    name: &str,
+    run: impl FnOnce(P) -> Result<Exit, Failure>,
+) -> ExitCode {
+    let args: P = match parse_args() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_logging();
+    finish(name, run(args))
+}
+
 /// The one exit path: prints the error once, as one line, and returns the exit code.
 pub fn finish(name: &str, result: Result<Exit, Failure>) -> ExitCode {
     match result {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use package_importer::config::FlagValue;
-use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use package_importer::{CommonArgs, Exit, Failure, OrExit};
 
 /// Claim queued jobs and run one import process per job, with bounded parallelism.
 ///
@@ -27,12 +27,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    finish("driver", run(args))
+    package_importer::main_with("driver", run)
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use package_importer::{CommonArgs, Exit, Failure, OrExit};
 use pkgimport_core::PackageName;
 use pkgimport_importer::import::Importer;
 use pkgimport_jobq::lock::{self, LockName};
@@ -27,12 +27,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    finish("import-one", run(args))
+    package_importer::main_with("import-one", run)
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use package_importer::{Exit, Failure, OrExit, finish, init_logging, parse_args};
+use package_importer::{Exit, Failure, OrExit};
 use pkgimport_lpsim::{Sim, SimConfig, SimSource, SyntheticSpec};
 
 /// Serve Launchpad's REST wire format from a fixture archive or a synthetic history.
@@ -56,12 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    finish("lp-sim", run(args))
+    package_importer::main_with("lp-sim", run)
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use package_importer::{CommonArgs, Exit, Failure, OrExit};
 use pkgimport_importer::poll::{self, PollSettings, Start};
 
 /// Ask Launchpad for new publications, one partition (distribution and series) at a time,
@@ -26,12 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    finish("poll-uploads", run(args))
+    package_importer::main_with("poll-uploads", run)
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, Exit, Failure, OrExit, finish, init_logging, parse_args};
+use package_importer::{CommonArgs, Exit, Failure, OrExit};
 use pkgimport_importer::retry::{self, RetrySettings};
 
 /// Re-queue, at priority `retry`, the transient failures whose cooldown has passed.
@@ -20,12 +20,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    finish("retry-failures", run(args))
+    package_importer::main_with("retry-failures", run)
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {

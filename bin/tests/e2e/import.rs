@@ -9,16 +9,7 @@ use pkgimport_lpsim::Publish;
 
 use crate::util::*;
 
-const PACKAGES: [&str; 8] = [
-    "authbind",
-    "golang-golang-x-term",
-    "hello",
-    "intel2gas",
-    "libcap2",
-    "libssh",
-    "llvm-defaults",
-    "tgt",
-];
+const PACKAGES: [&str; 8] = FIXTURE_PACKAGES;
 
 fn import_ok(env: &TestEnv, package: &str) -> String {
     let out = env.import_one(package);

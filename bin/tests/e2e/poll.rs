@@ -45,16 +45,7 @@ fn drain(env: &TestEnv) {
     assert!(queued(env).is_empty());
 }
 
-const ALL: [&str; 8] = [
-    "authbind",
-    "golang-golang-x-term",
-    "hello",
-    "intel2gas",
-    "libcap2",
-    "libssh",
-    "llvm-defaults",
-    "tgt",
-];
+const ALL: [&str; 8] = FIXTURE_PACKAGES;
 
 #[test]
 fn initial_all_backfills_across_pages_and_a_rerun_adds_no_duplicate_jobs() {

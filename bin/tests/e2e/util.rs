@@ -332,6 +332,18 @@ pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Every package of `fixtures/debian/`, sorted.
+pub(crate) const FIXTURE_PACKAGES: [&str; 8] = [
+    "authbind",
+    "golang-golang-x-term",
+    "hello",
+    "intel2gas",
+    "libcap2",
+    "libssh",
+    "llvm-defaults",
+    "tgt",
+];
+
 /// The project's fixtures directory.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
