@@ -212,7 +212,11 @@ impl FastImport {
     /// Start a session writing into `repo`.
     pub fn start(repo: &GitDir) -> Result<FastImport, Error> {
         let mut cmd = git_command(repo.options(), Some(repo.path()), false);
-        cmd.args(["fast-import", "--quiet", "--done", "--force"])
+        // `--depth=0`: no deltas. fast-import only tries a delta against the blob it wrote
+        // just before, whatever its path, which almost never pays: on coreutils it spent a
+        // third of an import's CPU in diff_delta to save 20% of the pack. The remote's own
+        // repacking finds the real deltas.
+        cmd.args(["fast-import", "--quiet", "--done", "--force", "--depth=0"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -55,12 +55,13 @@ impl GitDir {
         // Absolute, because git runs with `/` or the repository itself as its cwd.
         let path = std::path::absolute(path.into())
             .map_err(|e| Error::io("resolving the repository path", e))?;
-        if !path.exists() {
-            init_bare(&path, &options)?;
+        let dir = GitDir { path, options };
+        if !dir.path.exists() {
+            init_bare(&dir.path, &dir.options)?;
+            return Ok(dir);
         }
         // Cheap enough for a no-op run (one process), and it catches a path that exists but
         // is not a bare repository before anything is written into it.
-        let dir = GitDir { path, options };
         let out = dir.git_ok(&["rev-parse", "--is-bare-repository"])?;
         if out.trim_ascii() != b"true" {
             return Err(Error::invalid(
@@ -339,12 +340,7 @@ pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> 
             )
             .arg(&temp),
         )?;
-        for (key, value) in REPO_CONFIG {
-            run_ok(
-                options,
-                Invocation::new(Some(&temp), &["config", "--local", key, value]),
-            )?;
-        }
+        append_config(&temp.join("config"))?;
         match std::fs::rename(&temp, path) {
             Ok(()) => Ok(()),
             // Someone else created it meanwhile (rename onto a non-empty directory fails).
@@ -359,6 +355,32 @@ pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> 
         log::info!("created bare repository {}", path.display());
     }
     result
+}
+
+/// Appends [`REPO_CONFIG`] to the `config` file that `git init` just wrote. Written by hand
+/// rather than by one `git config` process per key: the keys are our constants, the syntax
+/// is git's plain INI (`[section]` then `\tkey = value`), and the six processes were a tenth
+/// of a small package's import. A test reads every key back through `git config`.
+fn append_config(config: &Path) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut text = String::new();
+    let mut section = "";
+    for (key, value) in REPO_CONFIG {
+        let (sect, name) = key
+            .split_once('.')
+            .expect("REPO_CONFIG keys are section.key");
+        if sect != section {
+            text.push_str(&format!("[{sect}]\n"));
+            section = sect;
+        }
+        text.push_str(&format!("\t{name} = {value}\n"));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .map_err(|e| Error::io(format!("opening {}", config.display()), e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io(format!("writing {}", config.display()), e))
 }
 
 pub(crate) fn parse_oid_line(out: &[u8]) -> Result<Oid, Error> {

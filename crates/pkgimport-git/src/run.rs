@@ -208,6 +208,14 @@ pub(crate) fn run(options: &GitOptions, inv: Invocation<'_>) -> Result<Output, R
     let stderr = drain(child.stderr.take().expect("stderr was piped"));
 
     let deadline = inv.network.then(|| started + options.network_timeout);
+    // With a deadline, wait for git to close stdout first (it does so by exiting): that
+    // wakes us the moment it ends, where polling alone overslept a 40 ms push by up to
+    // 25 ms. A git that keeps stdout open past the deadline is killed by `wait`.
+    let early_stdout = deadline.and_then(|deadline| {
+        stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .ok()
+    });
     let status = match wait(&mut child, deadline) {
         Ok(Some(status)) => status,
         Ok(None) => {
@@ -235,7 +243,10 @@ pub(crate) fn run(options: &GitOptions, inv: Invocation<'_>) -> Result<Output, R
     };
     let output = Output {
         status,
-        stdout: stdout.recv_timeout(grace).unwrap_or_default(),
+        stdout: match early_stdout {
+            Some(buf) => buf,
+            None => stdout.recv_timeout(grace).unwrap_or_default(),
+        },
         stderr: stderr.recv_timeout(grace).unwrap_or_default(),
     };
     log::debug!(
@@ -277,13 +288,13 @@ fn drain(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-/// Wait for the child; with a deadline, poll (backing off from 1 ms to 25 ms) and kill it
+/// Wait for the child; with a deadline, poll (backing off from 0.2 ms to 25 ms) and kill it
 /// when the deadline passes, returning `None`.
 fn wait(child: &mut Child, deadline: Option<Instant>) -> std::io::Result<Option<ExitStatus>> {
     let Some(deadline) = deadline else {
         return child.wait().map(Some);
     };
-    let mut pause = Duration::from_millis(1);
+    let mut pause = Duration::from_micros(200);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));

@@ -323,3 +323,27 @@ fn invalid_input_is_refused_before_git_sees_it() {
     std::fs::create_dir(&plain).unwrap();
     assert!(GitDir::open_or_init(&plain, Default::default()).is_err());
 }
+
+#[test]
+fn new_repositories_carry_our_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = common::repo(&tmp.path().join("r.git"));
+    let get = |key: &str| {
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(dir.path())
+            .args(["config", "--get", key])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git config --get {key} failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(get("gc.auto"), "0");
+    assert_eq!(get("maintenance.auto"), "false");
+    assert_eq!(get("receive.autogc"), "false");
+    assert_eq!(get("core.logallrefupdates"), "true");
+    assert_eq!(get("core.compression"), "1");
+    assert_eq!(get("pack.compression"), "1");
+    // What `git init` wrote is still there.
+    assert_eq!(get("core.bare"), "true");
+}

@@ -176,23 +176,60 @@ impl Importer<'_> {
         }
         (self.fault)("after-download");
 
-        // Pass 2: unpack and commit, oldest first, so that parents exist.
-        let mut fast_import = FastImport::start(&repo).map_err(git_error)?;
-        for (i, (p, dir)) in to_build.iter().zip(&sources).enumerate() {
-            let version = &p.source_package_version;
-            let oid = self.commit_version(package, &mut fast_import, dir, version, &versions)?;
-            // One line per version: the progress of a long import, on a terminal or in a log.
-            log::info!(
-                "package={package} version={version} commit={} ({}/{})",
-                oid.to_hex(),
-                i + 1,
-                to_build.len()
-            );
-            versions.insert(version.clone(), oid.to_hex());
-            new_versions.insert(version.clone(), oid.to_hex());
-            summary.versions_imported += 1;
+        // Pass 2: unpack and commit, oldest first, so that parents exist. A second thread
+        // unpacks the next version while this one streams the current one into fast-import
+        // (which hashes and compresses in a process of its own), so decompression overlaps
+        // git's work. The rendezvous channel keeps at most two unpacked trees in memory.
+        let mut fast_import = match to_build.is_empty() {
+            // Ref-only: every version is in the repository already.
+            true => None,
+            false => Some(FastImport::start(&repo).map_err(git_error)?),
+        };
+        let limits = &self.settings.limits;
+        std::thread::scope(|scope| -> Result<()> {
+            let Some(fast_import) = fast_import.as_mut() else {
+                return Ok(());
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let jobs: Vec<(&str, &Path)> = to_build
+                .iter()
+                .zip(&sources)
+                .map(|(p, dir)| (p.source_package_version.as_str(), dir.as_path()))
+                .collect();
+            scope.spawn(move || {
+                for (version, dir) in jobs {
+                    let unpacked = unpack_version(package, dir, version, limits);
+                    let failed = unpacked.is_err();
+                    // The receiver is gone when the committing side failed: stop unpacking.
+                    if tx.send(unpacked).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for (i, p) in to_build.iter().enumerate() {
+                let version = &p.source_package_version;
+                let unpacked = rx.recv().map_err(|_| {
+                    ImportError::Transient("the unpacking thread stopped early".to_owned())
+                })??;
+                let oid =
+                    self.commit_version(package, fast_import, unpacked, version, &versions)?;
+                // One line per version: the progress of a long import, on a terminal or in a
+                // log.
+                log::info!(
+                    "package={package} version={version} commit={} ({}/{})",
+                    oid.to_hex(),
+                    i + 1,
+                    to_build.len()
+                );
+                versions.insert(version.clone(), oid.to_hex());
+                new_versions.insert(version.clone(), oid.to_hex());
+                summary.versions_imported += 1;
+            }
+            Ok(())
+        })?;
+        if let Some(fast_import) = fast_import {
+            fast_import.finish().map_err(git_error)?;
         }
-        fast_import.finish().map_err(git_error)?;
         (self.fault)("after-commit");
 
         // The refs: each branch points at the newest version published there, and each new
@@ -240,7 +277,7 @@ impl Importer<'_> {
         (self.fault)("after-stage");
         self.store.audit_mark(package, self.settings.run_id)?;
         (self.fault)("after-mark");
-        self.push_and_commit(package, &staged.refs)?;
+        self.push_and_commit(package, Some(&repo), &staged.refs)?;
         log::info!(
             "package={package} imported versions={} refs={} bytes={} seconds={:.2}",
             summary.versions_imported,
@@ -281,7 +318,7 @@ impl Importer<'_> {
                 "dropped the staged audit of an interrupted run"
             }
             Recovery::FinishPush => {
-                self.push_and_commit(package, &audit.staged.refs)?;
+                self.push_and_commit(package, None, &audit.staged.refs)?;
                 "finished an interrupted push"
             }
             Recovery::FinishCleanup => {
@@ -294,7 +331,13 @@ impl Importer<'_> {
     }
 
     /// The critical section and what follows: push, commit the audit, clean up, unmark.
-    fn push_and_commit(&mut self, package: &PackageName, refs: &[StagedRef]) -> Result<()> {
+    /// `repo` is the work repository when the caller has it open already.
+    fn push_and_commit(
+        &mut self,
+        package: &PackageName,
+        repo: Option<&GitDir>,
+        refs: &[StagedRef],
+    ) -> Result<()> {
         let url = self.remote_url(package);
         let updates: Vec<RefUpdate> = refs
             .iter()
@@ -308,8 +351,16 @@ impl Importer<'_> {
             .collect::<Result<_>>()?;
         if !updates.is_empty() {
             pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
-            let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
-                .map_err(git_error)?;
+            let opened;
+            let repo = match repo {
+                Some(repo) => repo,
+                None => {
+                    opened =
+                        GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
+                            .map_err(git_error)?;
+                    &opened
+                }
+            };
             match repo.push_atomic(&url, &updates) {
                 Ok(report) => log::debug!("package={package} pushed {} refs", report.refs.len()),
                 Err(pkgimport_git::Error::LeaseRefused { refs }) => {
@@ -441,32 +492,16 @@ impl Importer<'_> {
         )))
     }
 
-    /// Unpacks one version and writes its commit. `versions` maps the versions imported so
+    /// Writes the commit of one unpacked version. `versions` maps the versions imported so
     /// far to their commits, for the parent.
     fn commit_version(
         &self,
         package: &PackageName,
         fast_import: &mut FastImport,
-        dir: &Path,
+        tree: SourceTree,
         version: &str,
         versions: &BTreeMap<String, String>,
     ) -> Result<Oid> {
-        let dsc = find_dsc(dir, package, version)?;
-        let (parsed, tree) = pkgimport_unpack::unpack_dsc_file(&dsc, &self.settings.limits)
-            .map_err(|e| {
-                if e.is_transient() {
-                    ImportError::Transient(e.to_string())
-                } else {
-                    ImportError::BadInput(e.to_string())
-                }
-            })?;
-        if parsed.source != package.as_str() {
-            return Err(ImportError::BadInput(format!(
-                "{} is for source {:?}, not {package}",
-                dsc.display(),
-                parsed.source
-            )));
-        }
         let changelog_text = match tree.get("debian/changelog") {
             Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
             _ => {
@@ -604,6 +639,32 @@ fn entries(tree: &SourceTree) -> impl Iterator<Item = Entry<'_>> {
 }
 
 /// git refuses `<`, `>` and newlines in identities; a changelog may have them.
+/// Unpacks the source package of `version` fetched into `dir`, checking that it is
+/// `package`'s. Runs on the unpacking thread, so it touches nothing but its arguments.
+fn unpack_version(
+    package: &PackageName,
+    dir: &Path,
+    version: &str,
+    limits: &Limits,
+) -> Result<SourceTree> {
+    let dsc = find_dsc(dir, package, version)?;
+    let (parsed, tree) = pkgimport_unpack::unpack_dsc_file(&dsc, limits).map_err(|e| {
+        if e.is_transient() {
+            ImportError::Transient(e.to_string())
+        } else {
+            ImportError::BadInput(e.to_string())
+        }
+    })?;
+    if parsed.source != package.as_str() {
+        return Err(ImportError::BadInput(format!(
+            "{} is for source {:?}, not {package}",
+            dsc.display(),
+            parsed.source
+        )));
+    }
+    Ok(tree)
+}
+
 fn clean_identity(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '<' | '>' | '\n' | '\0'))
