@@ -344,6 +344,8 @@ fn new_repositories_carry_our_configuration() {
     assert_eq!(get("core.logallrefupdates"), "true");
     assert_eq!(get("core.compression"), "1");
     assert_eq!(get("pack.compression"), "1");
+    assert_eq!(get("fastimport.unpacklimit"), "0");
+    assert_eq!(get("receive.unpacklimit"), "1");
     // What `git init` wrote is still there.
     assert_eq!(get("core.bare"), "true");
 }
