@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 
 use pkgimport_audit::{Event, Mark, Phase};
 use pkgimport_core::PackageName;
-use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use crate::model::Timestamp;
+use crate::sql::{SqlError, Tx, TxKind, params};
 use crate::store::Store;
-use crate::{Error, Result, db};
+use crate::{Error, Result};
 
 /// One ref about to be published: its expected remote value and its new one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,26 +60,40 @@ impl Store {
     /// The whole audit of a package, committed and staged.
     pub fn audit(&mut self, package: &PackageName) -> Result<AuditView> {
         let p = package.as_str();
-        db::retry("reading the audit", || {
-            let tx = self.conn().transaction()?;
-            let phase = phase(&tx, p)?;
-            let refs = pairs(&tx, "SELECT ref, oid FROM audit_refs WHERE package = ?1", p)?;
+        self.transact(TxKind::Read, "reading the audit", |tx| {
+            let phase = phase(tx, p)?;
+            let refs = pairs(tx, "SELECT ref, oid FROM audit_refs WHERE package = $1", p)?;
             let versions = pairs(
-                &tx,
-                "SELECT version, commit_oid FROM audit_versions WHERE package = ?1",
+                tx,
+                "SELECT version, commit_oid FROM audit_versions WHERE package = $1",
                 p,
             )?;
-            let published = publications(&tx, "audit_publications", p)?;
+            let published = publications(tx, "audit_publications", p)?;
+            let staged_refs = tx
+                .query(
+                    "SELECT ref, old_oid, new_oid FROM staged_refs WHERE package = $1 ORDER BY ref",
+                    params![p],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(StagedRef {
+                        name: r.get(0)?,
+                        old: r.get(1)?,
+                        new: r.get(2)?,
+                    })
+                })
+                .collect::<Result<_, SqlError>>()?;
             let staged = StagedAudit {
-                refs: tx
-                    .prepare_cached("SELECT ref, old_oid, new_oid FROM staged_refs WHERE package = ?1 ORDER BY ref")?
-                    .query_map([p], |r| Ok(StagedRef { name: r.get(0)?, old: r.get(1)?, new: r.get(2)? }))?
-                    .collect::<rusqlite::Result<_>>()?,
-                versions: pairs(&tx, "SELECT version, commit_oid FROM staged_versions WHERE package = ?1", p)?,
-                publications: publications(&tx, "staged_publications", p)?,
+                refs: staged_refs,
+                versions: pairs(
+                    tx,
+                    "SELECT version, commit_oid FROM staged_versions WHERE package = $1",
+                    p,
+                )?,
+                publications: publications(tx, "staged_publications", p)?,
             };
             Ok(AuditView {
-                phase: phase.map_err(to_sql)?,
+                phase: phase.map_err(SqlError::Invalid)?,
                 refs,
                 versions,
                 publications: published,
@@ -93,19 +107,30 @@ impl Store {
         let p = package.as_str();
         self.audit_step(package, Event::Stage, "staging the audit", |tx| {
             for r in &staged.refs {
-                tx.prepare_cached("INSERT INTO staged_refs (package, ref, old_oid, new_oid) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![p, r.name, r.old, r.new])?;
+                tx.execute(
+                    "INSERT INTO staged_refs (package, ref, old_oid, new_oid) VALUES ($1, $2, $3, $4)",
+                    params![p, r.name.as_str(), r.old.as_deref(), r.new.as_str()],
+                )?;
             }
             for (v, c) in &staged.versions {
-                tx.prepare_cached("INSERT INTO staged_versions (package, version, commit_oid) VALUES (?1, ?2, ?3)")?
-                    .execute(params![p, v, c])?;
+                tx.execute(
+                    "INSERT INTO staged_versions (package, version, commit_oid) VALUES ($1, $2, $3)",
+                    params![p, v, c],
+                )?;
             }
             for pubn in &staged.publications {
-                tx.prepare_cached(
+                tx.execute(
                     "INSERT INTO staged_publications (package, distro, series, pocket, version, date_created)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![p, pubn.distro, pubn.series, pubn.pocket, pubn.version, pubn.date_created])?;
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![
+                        p,
+                        &pubn.distro,
+                        &pubn.series,
+                        &pubn.pocket,
+                        &pubn.version,
+                        &pubn.date_created
+                    ],
+                )?;
             }
             Ok(())
         })
@@ -125,8 +150,10 @@ impl Store {
     pub fn audit_mark(&mut self, package: &PackageName, run_id: Option<i64>) -> Result<()> {
         let now = Timestamp::now();
         self.audit_step(package, Event::Mark, "marking the critical section", |tx| {
-            tx.prepare_cached("INSERT INTO audit_marks (package, mark, run_id, marked_at) VALUES (?1, 'pushing', ?2, ?3)")?
-                .execute(params![package.as_str(), run_id, now.0])?;
+            tx.execute(
+                "INSERT INTO audit_marks (package, mark, run_id, marked_at) VALUES ($1, 'pushing', $2, $3)",
+                params![package, run_id, now.0],
+            )?;
             Ok(())
         })
     }
@@ -135,8 +162,10 @@ impl Store {
     /// for the caller to drop.
     pub fn audit_abort_push(&mut self, package: &PackageName) -> Result<()> {
         self.audit_step(package, Event::AbortPush, "aborting the push", |tx| {
-            tx.prepare_cached("DELETE FROM audit_marks WHERE package = ?1")?
-                .execute([package.as_str()])?;
+            tx.execute(
+                "DELETE FROM audit_marks WHERE package = $1",
+                params![package],
+            )?;
             Ok(())
         })
     }
@@ -147,25 +176,30 @@ impl Store {
         let p = package.as_str();
         let now = Timestamp::now();
         self.audit_step(package, Event::CommitAudit, "committing the audit", |tx| {
-            tx.prepare_cached(
+            tx.execute(
                 "INSERT INTO audit_refs (package, ref, oid, updated_at)
-                 SELECT package, ref, new_oid, ?2 FROM staged_refs WHERE package = ?1
+                 SELECT package, ref, new_oid, $2 FROM staged_refs WHERE package = $1
                  ON CONFLICT (package, ref) DO UPDATE SET oid = excluded.oid, updated_at = excluded.updated_at",
-            )?
-            .execute(params![p, now.0])?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO audit_versions (package, version, commit_oid)
-                 SELECT package, version, commit_oid FROM staged_versions WHERE package = ?1",
-            )?
-            .execute([p])?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO audit_publications (package, distro, series, pocket, version, date_created)
+                params![p, now.0],
+            )?;
+            tx.execute(
+                "INSERT INTO audit_versions (package, version, commit_oid)
+                 SELECT package, version, commit_oid FROM staged_versions WHERE package = $1
+                 ON CONFLICT (package, version) DO UPDATE SET commit_oid = excluded.commit_oid",
+                params![p],
+            )?;
+            tx.execute(
+                "INSERT INTO audit_publications (package, distro, series, pocket, version, date_created)
                  SELECT package, distro, series, pocket, version, date_created
-                 FROM staged_publications WHERE package = ?1",
-            )?
-            .execute([p])?;
+                 FROM staged_publications WHERE package = $1
+                 ON CONFLICT (package, distro, series, pocket, version) DO NOTHING",
+                params![p],
+            )?;
             delete_staged(tx, p)?;
-            tx.prepare_cached("UPDATE audit_marks SET mark = 'cleanup' WHERE package = ?1")?.execute([p])?;
+            tx.execute(
+                "UPDATE audit_marks SET mark = 'cleanup' WHERE package = $1",
+                params![p],
+            )?;
             Ok(())
         })
     }
@@ -173,8 +207,10 @@ impl Store {
     /// Cleanup is done: removes the mark.
     pub fn audit_unmark(&mut self, package: &PackageName) -> Result<()> {
         self.audit_step(package, Event::Unmark, "removing the critical mark", |tx| {
-            tx.prepare_cached("DELETE FROM audit_marks WHERE package = ?1")?
-                .execute([package.as_str()])?;
+            tx.execute(
+                "DELETE FROM audit_marks WHERE package = $1",
+                params![package],
+            )?;
             Ok(())
         })
     }
@@ -188,18 +224,19 @@ impl Store {
     ) -> Result<()> {
         let p = package.as_str();
         let now = Timestamp::now();
-        db::write(self.conn(), "replacing the audit refs", |tx| {
-            let ph = phase(tx, p)?.map_err(to_sql)?;
+        self.transact(TxKind::Write, "replacing the audit refs", |tx| {
+            let ph = phase(tx, p)?.map_err(SqlError::Invalid)?;
             if ph != Phase::Idle {
-                return Err(to_sql(format!(
+                return Err(SqlError::Invalid(format!(
                     "package {p} is in phase {ph}; run import-one first to finish it"
                 )));
             }
-            tx.prepare_cached("DELETE FROM audit_refs WHERE package = ?1")?
-                .execute([p])?;
+            tx.execute("DELETE FROM audit_refs WHERE package = $1", params![p])?;
             for (name, oid) in refs {
-                tx.prepare_cached("INSERT INTO audit_refs (package, ref, oid, updated_at) VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![p, name, oid, now.0])?;
+                tx.execute(
+                    "INSERT INTO audit_refs (package, ref, oid, updated_at) VALUES ($1, $2, $3, $4)",
+                    params![p, name, oid, now.0],
+                )?;
             }
             Ok(())
         })
@@ -207,29 +244,34 @@ impl Store {
 
     /// Packages that have anything in the audit, for `verify --all`.
     pub fn audited_packages(&mut self) -> Result<Vec<String>> {
-        db::retry("listing audited packages", || {
-            self.conn()
-                .prepare_cached("SELECT DISTINCT package FROM audit_refs ORDER BY package")?
-                .query_map([], |r| r.get(0))?
-                .collect()
+        self.transact(TxKind::Read, "listing audited packages", |tx| {
+            tx.query(
+                "SELECT DISTINCT package FROM audit_refs ORDER BY package",
+                params![],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
         })
     }
 
     /// Packages left in the middle of the three-phase commit.
     pub fn packages_in_flight(&mut self) -> Result<Vec<(String, Phase)>> {
-        db::retry("listing packages in flight", || {
-            let tx = self.conn().transaction()?;
+        self.transact(TxKind::Read, "listing packages in flight", |tx| {
             let names: Vec<String> = tx
-                .prepare_cached(
+                .query(
                     "SELECT package FROM audit_marks UNION SELECT package FROM staged_refs
-                     UNION SELECT package FROM staged_versions UNION SELECT package FROM staged_publications",
+                     UNION SELECT package FROM staged_versions UNION SELECT package FROM staged_publications
+                     ORDER BY package",
+                    params![],
                 )?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .iter()
+                .map(|r| r.get(0))
+                .collect::<Result<_, _>>()?;
             names
                 .into_iter()
-                .map(|n: String| {
-                    let ph = phase(&tx, &n)?.map_err(to_sql)?;
+                .map(|n| {
+                    let ph = phase(tx, &n)?.map_err(SqlError::Invalid)?;
                     Ok((n, ph))
                 })
                 .collect()
@@ -238,40 +280,40 @@ impl Store {
 
     /// The watermark of one partition (distribution and series): Launchpad's time string.
     pub fn watermark(&mut self, distro: &str, series: &str) -> Result<Option<String>> {
-        db::retry("reading a watermark", || {
-            self.conn()
-                .query_row(
-                    "SELECT date_created FROM watermarks WHERE distro = ?1 AND series = ?2",
-                    [distro, series],
-                    |r| r.get(0),
-                )
-                .optional()
+        self.transact(TxKind::Read, "reading a watermark", |tx| {
+            tx.query_opt(
+                "SELECT date_created FROM watermarks WHERE distro = $1 AND series = $2",
+                params![distro, series],
+            )?
+            .map(|r| r.get(0))
+            .transpose()
         })
     }
 
     /// Every watermark: (distro, series, date_created).
     pub fn watermarks(&mut self) -> Result<Vec<(String, String, String)>> {
-        db::retry("listing watermarks", || {
-            self.conn()
-                .prepare_cached(
-                    "SELECT distro, series, date_created FROM watermarks ORDER BY distro, series",
-                )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
+        self.transact(TxKind::Read, "listing watermarks", |tx| {
+            tx.query(
+                "SELECT distro, series, date_created FROM watermarks ORDER BY distro, series",
+                params![],
+            )?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
         })
     }
 
     /// Stores several partitions' watermarks in one transaction: (distro, series, date).
     pub fn set_watermarks(&mut self, marks: &[(String, String, String)]) -> Result<()> {
         let now = Timestamp::now();
-        db::write(self.conn(), "storing watermarks", |tx| {
+        self.transact(TxKind::Write, "storing watermarks", |tx| {
             for (distro, series, date) in marks {
-                tx.prepare_cached(
-                    "INSERT INTO watermarks (distro, series, date_created, updated_at) VALUES (?1, ?2, ?3, ?4)
+                tx.execute(
+                    "INSERT INTO watermarks (distro, series, date_created, updated_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (distro, series) DO UPDATE SET date_created = excluded.date_created,
                                                                 updated_at = excluded.updated_at",
-                )?
-                .execute(params![distro, series, date, now.0])?;
+                    params![distro, series, date, now.0],
+                )?;
             }
             Ok(())
         })
@@ -282,13 +324,13 @@ impl Store {
         package: &PackageName,
         event: Event,
         what: &str,
-        mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<()>,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<(), SqlError>,
     ) -> Result<()> {
         let p = package.as_str();
-        let outcome = db::write(self.conn(), what, |tx| {
+        let outcome = self.transact(TxKind::Write, what, |tx| {
             let from = match phase(tx, p)? {
                 Ok(ph) => ph,
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Err(e)),
             };
             if let Err(e) = from.on(event) {
                 return Ok(Err(e.to_string()));
@@ -303,51 +345,56 @@ impl Store {
     }
 }
 
-fn phase(tx: &Transaction<'_>, package: &str) -> rusqlite::Result<Result<Phase, String>> {
-    let has_staged: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM staged_refs WHERE package = ?1)
-             OR EXISTS (SELECT 1 FROM staged_versions WHERE package = ?1)
-             OR EXISTS (SELECT 1 FROM staged_publications WHERE package = ?1)",
-        [package],
-        |r| r.get(0),
-    )?;
+fn phase(tx: &mut dyn Tx, package: &str) -> Result<Result<Phase, String>, SqlError> {
+    let has_staged: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM staged_refs WHERE package = $1)
+                 OR EXISTS (SELECT 1 FROM staged_versions WHERE package = $1)
+                 OR EXISTS (SELECT 1 FROM staged_publications WHERE package = $1)",
+            params![package],
+        )?
+        .get(0)?;
     let mark: Option<String> = tx
-        .query_row(
-            "SELECT mark FROM audit_marks WHERE package = ?1",
-            [package],
-            |r| r.get(0),
-        )
-        .optional()?;
+        .query_opt(
+            "SELECT mark FROM audit_marks WHERE package = $1",
+            params![package],
+        )?
+        .map(|r| r.get(0))
+        .transpose()?;
     let Some(mark) = Mark::parse(mark.as_deref()) else {
         return Ok(Err(format!("unknown critical mark {mark:?}")));
     };
     Ok(Phase::from_facts(has_staged, mark).map_err(|e| e.to_string()))
 }
 
-fn delete_staged(tx: &Transaction<'_>, p: &str) -> rusqlite::Result<()> {
-    for table in ["staged_refs", "staged_versions", "staged_publications"] {
-        tx.prepare_cached(&format!("DELETE FROM {table} WHERE package = ?1"))?
-            .execute([p])?;
+fn delete_staged(tx: &mut dyn Tx, p: &str) -> Result<(), SqlError> {
+    for sql in [
+        "DELETE FROM staged_refs WHERE package = $1",
+        "DELETE FROM staged_versions WHERE package = $1",
+        "DELETE FROM staged_publications WHERE package = $1",
+    ] {
+        tx.execute(sql, params![p])?;
     }
     Ok(())
 }
 
-fn pairs(tx: &Transaction<'_>, sql: &str, p: &str) -> rusqlite::Result<BTreeMap<String, String>> {
-    tx.prepare_cached(sql)?
-        .query_map([p], |r| Ok((r.get(0)?, r.get(1)?)))?
+fn pairs(tx: &mut dyn Tx, sql: &str, p: &str) -> Result<BTreeMap<String, String>, SqlError> {
+    tx.query(sql, params![p])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
         .collect()
 }
 
-fn publications(
-    tx: &Transaction<'_>,
-    table: &str,
-    p: &str,
-) -> rusqlite::Result<Vec<PublicationRow>> {
-    tx.prepare_cached(&format!(
-        "SELECT distro, series, pocket, version, date_created FROM {table} WHERE package = ?1
-         ORDER BY date_created, distro, series, pocket, version"
-    ))?
-    .query_map([p], |r| {
+fn publications(tx: &mut dyn Tx, table: &str, p: &str) -> Result<Vec<PublicationRow>, SqlError> {
+    tx.query(
+        &format!(
+            "SELECT distro, series, pocket, version, date_created FROM {table} WHERE package = $1
+             ORDER BY date_created, distro, series, pocket, version"
+        ),
+        params![p],
+    )?
+    .iter()
+    .map(|r| {
         Ok(PublicationRow {
             distro: r.get(0)?,
             series: r.get(1)?,
@@ -355,10 +402,6 @@ fn publications(
             version: r.get(3)?,
             date_created: r.get(4)?,
         })
-    })?
+    })
     .collect()
-}
-
-fn to_sql(message: impl Into<String>) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(message.into().into())
 }

@@ -14,15 +14,19 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::migrations::MIGRATIONS;
-use crate::{Error, Result};
+use crate::sql::{Row, SqlError, Tx, TxKind, Value, sqlite_sql};
+use crate::{Backend, Error, Result};
 
 /// How long SQLite's own busy handler waits for a lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the application keeps retrying a transaction that still reports busy.
-const RETRY_FOR: Duration = Duration::from_secs(120);
+pub(crate) const RETRY_FOR: Duration = Duration::from_secs(120);
+/// Prepared statements kept per connection; the crate has fewer distinct statements.
+const STATEMENT_CACHE: usize = 128;
 
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -39,6 +43,8 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, flags).map_err(sqlite("opening"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(sqlite("setting busy timeout on"))?;
+    // Every statement of the crate fits, so none is ever parsed twice.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // journal_mode is persistent in the file, but switching it needs a moment of exclusive
     // access, so it goes through the retry loop like a write.
     retry("enabling WAL", || {
@@ -93,16 +99,22 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
-/// Runs `f` in a `BEGIN IMMEDIATE` transaction, retrying the whole of it while the database
-/// is busy. `f` may run more than once, so it must only touch the database.
-pub(crate) fn write<T>(
+/// Runs `f` in one transaction, retrying the whole of it while the database is busy. Writes
+/// and claims are `BEGIN IMMEDIATE`; reads are deferred, which in WAL mode never waits for
+/// a writer. `f` may run more than once, so it must only touch the database.
+pub(crate) fn transact<T>(
     conn: &mut Connection,
+    kind: TxKind,
     what: &str,
-    mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>,
+    mut f: impl FnMut(&mut dyn Tx) -> Result<T, SqlError>,
 ) -> Result<T> {
-    retry(what, || {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
+    let behavior = match kind {
+        TxKind::Read => TransactionBehavior::Deferred,
+        TxKind::Write | TxKind::QueueWrite | TxKind::Claim => TransactionBehavior::Immediate,
+    };
+    retry_sql(what, || {
+        let tx = conn.transaction_with_behavior(behavior)?;
+        let value = f(&mut SqliteTx { conn: &tx })?;
         tx.commit()?;
         Ok(value)
     })
@@ -111,12 +123,16 @@ pub(crate) fn write<T>(
 /// Retries `f` while it fails with `SQLITE_BUSY` or `SQLITE_LOCKED`, with a short, growing,
 /// jittered pause, for at most [`RETRY_FOR`].
 pub(crate) fn retry<T>(what: &str, mut f: impl FnMut() -> rusqlite::Result<T>) -> Result<T> {
+    retry_sql(what, || f().map_err(SqlError::from))
+}
+
+fn retry_sql<T>(what: &str, mut f: impl FnMut() -> Result<T, SqlError>) -> Result<T> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
         match f() {
             Ok(v) => return Ok(v),
-            Err(e) if is_busy(&e) => {
+            Err(SqlError::Sqlite(e)) if is_busy(&e) => {
                 if start.elapsed() > RETRY_FOR {
                     return Err(Error::Busy {
                         what: what.to_owned(),
@@ -127,13 +143,58 @@ pub(crate) fn retry<T>(what: &str, mut f: impl FnMut() -> rusqlite::Result<T>) -
                 std::thread::sleep(pause + jitter(pause));
                 pause = (pause * 2).min(Duration::from_millis(250));
             }
-            Err(source) => {
-                return Err(Error::Sqlite {
-                    what: what.to_owned(),
-                    source,
+            Err(e) => return Err(e.into_error(what)),
+        }
+    }
+}
+
+/// A transaction on the SQLite file. Statements are prepared once per connection and kept
+/// in rusqlite's cache, keyed by their (rewritten) text.
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl Tx for SqliteTx<'_> {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        let mut stmt = self.conn.prepare_cached(&sqlite_sql(sql))?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
+        let mut stmt = self.conn.prepare_cached(&sqlite_sql(sql))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut row = Vec::with_capacity(columns);
+            for i in 0..columns {
+                row.push(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Real(v) => Value::Real(v),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                 });
             }
+            out.push(Row(row));
         }
+        Ok(out)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(*v),
+            Value::Real(v) => ValueRef::Real(*v),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
     }
 }
 
@@ -146,7 +207,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 
 /// Up to `max` of jitter, so that processes that collided do not collide again in step.
 /// The sub-second clock is random enough for this and saves a dependency.
-fn jitter(max: Duration) -> Duration {
+pub(crate) fn jitter(max: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

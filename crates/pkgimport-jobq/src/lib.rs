@@ -1,10 +1,11 @@
 //! The state database of package-importer, and the lock files beside it.
 //!
 //! Every binary cooperates through this crate only: the job queue, runs, failures, flags
-//! and heartbeats live in `<state-dir>/state.db`, and per-package exclusion lives in
+//! and heartbeats live in the state database, and per-package exclusion lives in
 //! `<state-dir>/locks/`. All SQL of the project is in this crate, behind [`Store`], whose
-//! methods speak in the project's own types so that a PostgreSQL backend can implement the
-//! same API later without touching the binaries.
+//! methods speak in the project's own types, so that the binaries cannot tell which backend
+//! runs: SQLite in `<state-dir>/state.db` (the default), or a shared PostgreSQL database
+//! ([`Store::connect`]) for many drivers on many hosts.
 
 pub mod audit;
 mod breaker;
@@ -13,6 +14,8 @@ pub mod lock;
 mod migrations;
 mod model;
 pub mod monitor;
+mod pg;
+mod sql;
 mod store;
 
 pub use model::*;
@@ -20,8 +23,32 @@ pub use store::{DB_FILE, Store};
 
 use std::path::PathBuf;
 
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The SQLite file in the state directory.
+    Sqlite,
+    /// A PostgreSQL database shared by many hosts.
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The errors of the state database. Callers branch on the variants; everything else is
-/// `Sqlite` with the operation that failed.
+/// `Sqlite` or `Postgres` with the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
@@ -40,6 +67,21 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// An error from PostgreSQL or from talking to it. The client's error is kept as a
+    /// field, not as the source: its own rendering spans lines, so the message carries a
+    /// one-line summary of it instead.
+    #[error("{what}: {}", pg::describe(error))]
+    Postgres {
+        what: String,
+        error: postgres::Error,
+    },
+    /// The database held something that this build cannot read, or a request broke a rule
+    /// checked inside the transaction.
+    #[error("{what}: {message}")]
+    Invalid { what: String, message: String },
+    /// `[database] url` is not one this build can open. The URL is shown redacted.
+    #[error("database url {url}: {message}")]
+    DatabaseUrl { url: String, message: String },
     #[error("{what} {path}: {source}")]
     Io {
         what: &'static str,
@@ -56,7 +98,11 @@ pub enum Error {
 impl Error {
     /// True when trying the same thing again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Busy { .. } | Error::Io { .. })
+        match self {
+            Error::Busy { .. } | Error::Io { .. } => true,
+            Error::Postgres { error, .. } => pg::is_transient(error),
+            _ => false,
+        }
     }
 }
 

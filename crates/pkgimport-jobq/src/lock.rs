@@ -9,6 +9,11 @@
 //! Process-wide locks start with `_`, which no Debian package name can, so they never collide
 //! with a package. The holder writes its pid into the file, for error messages only: the
 //! lock itself is the `flock`, never the file's content or existence.
+//!
+//! A file lock excludes only the processes of one host. With a shared PostgreSQL database,
+//! [`Store::lock_package`] takes the package's exclusion there instead: a session advisory
+//! lock on a connection of its own, which the server drops with the session when the
+//! holder, or its whole host, dies. On SQLite it is the file lock above.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -16,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use pkgimport_core::PackageName;
 
+use crate::pg::AdvisoryLock;
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// A held lock. Dropping it releases the lock; the file stays, empty of meaning.
@@ -116,6 +123,108 @@ pub fn lock_wait(state_dir: &Path, name: LockName<'_>) -> Result<LockFile> {
     })?;
     write_holder(&mut file, &path)?;
     Ok(LockFile { _file: file, path })
+}
+
+/// A held per-package lock, from [`Store::lock_package`]: the lock file on SQLite, a
+/// session advisory lock on PostgreSQL. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct PackageLock {
+    inner: PackageLockInner,
+}
+
+#[derive(Debug)]
+enum PackageLockInner {
+    File(
+        #[expect(dead_code, reason = "held for its lock: dropping it releases the lock")] LockFile,
+    ),
+    Advisory(Box<AdvisoryLock>),
+}
+
+impl PackageLock {
+    /// Whether the lock is still held. A file lock always is; an advisory lock is lost with
+    /// its connection (a network failure, a restarted server), and then another host may
+    /// take the package. Worth asking before an irreversible step such as a push.
+    pub fn still_held(&mut self) -> Result<bool> {
+        match &mut self.inner {
+            PackageLockInner::File(_) => Ok(true),
+            PackageLockInner::Advisory(a) => a.still_held(),
+        }
+    }
+}
+
+/// The package lock is held by another process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackageHeld {
+    /// The lock file, on this host.
+    File(Held),
+    /// The advisory lock on the shared database. `holder` is what the holder's connection
+    /// calls itself (`package-importer lock host=... pid=...`), when the server shows it.
+    Advisory {
+        package: String,
+        holder: Option<String>,
+    },
+}
+
+impl std::fmt::Display for PackageHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PackageHeld::File(held) => held.fmt(f),
+            PackageHeld::Advisory { package, holder } => {
+                write!(f, "the database lock of package {package} is held")?;
+                if let Some(h) = holder {
+                    write!(f, " by {h}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Takes the exclusion of one package if it is free; `Ok(Err(PackageHeld))` if another
+    /// process holds it. SQLite: the file `locks/<package>.lock` under `state_dir`, as
+    /// [`try_lock`]. PostgreSQL: a session advisory lock on a new connection of its own,
+    /// keyed by a stable 64-bit hash of the package name, which excludes every host that
+    /// shares the database. Hold the returned lock for the whole run.
+    pub fn lock_package(
+        &self,
+        state_dir: &Path,
+        package: &PackageName,
+    ) -> Result<std::result::Result<PackageLock, PackageHeld>> {
+        let Some(pg) = self.postgres() else {
+            return Ok(try_lock(state_dir, LockName::Package(package))?
+                .map(|l| PackageLock {
+                    inner: PackageLockInner::File(l),
+                })
+                .map_err(PackageHeld::File));
+        };
+        Ok(AdvisoryLock::try_take(pg.config(), pg.location(), package)?
+            .map(|a| PackageLock {
+                inner: PackageLockInner::Advisory(Box::new(a)),
+            })
+            .map_err(|holder| PackageHeld::Advisory {
+                package: package.to_string(),
+                holder,
+            }))
+    }
+
+    /// Waits for the exclusion of one package, however long it takes (see
+    /// [`Store::lock_package`]).
+    pub fn lock_package_wait(
+        &self,
+        state_dir: &Path,
+        package: &PackageName,
+    ) -> Result<PackageLock> {
+        let inner = match self.postgres() {
+            None => PackageLockInner::File(lock_wait(state_dir, LockName::Package(package))?),
+            Some(pg) => PackageLockInner::Advisory(Box::new(AdvisoryLock::take_wait(
+                pg.config(),
+                pg.location(),
+                package,
+            )?)),
+        };
+        Ok(PackageLock { inner })
+    }
 }
 
 fn open_lock_file(state_dir: &Path, name: LockName<'_>) -> Result<(File, PathBuf)> {

@@ -2,10 +2,10 @@
 //! publication the poller saw per package, cumulative counters, daily snapshots, and the
 //! size of the write-ahead log.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::model::Timestamp;
+use crate::sql::{Row, SqlError, TxKind, params};
 use crate::store::Store;
 use crate::{Result, db};
 
@@ -48,23 +48,38 @@ impl Store {
         seen: &[SeenPublication],
         later: impl Fn(&str, &str) -> bool,
     ) -> Result<()> {
-        db::write(self.conn(), "recording publications seen", |tx| {
+        self.transact(TxKind::Write, "recording publications seen", |tx| {
             for s in seen {
                 let stored: Option<String> = tx
-                    .prepare_cached("SELECT date_created FROM poll_seen WHERE package = ?1")?
-                    .query_row([&s.package], |r| r.get(0))
-                    .optional()?;
+                    .query_opt(
+                        "SELECT date_created FROM poll_seen WHERE package = $1",
+                        params![&s.package],
+                    )?
+                    .map(|r| r.get(0))
+                    .transpose()?;
                 if stored
                     .as_deref()
                     .is_some_and(|d| !later(&s.date_created, d))
                 {
                     continue;
                 }
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO poll_seen (package, distro, series, pocket, version, date_created, seen_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![s.package, s.distro, s.series, s.pocket, s.version, s.date_created, s.seen_at.0])?;
+                tx.execute(
+                    "INSERT INTO poll_seen (package, distro, series, pocket, version, date_created, seen_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (package) DO UPDATE SET distro = excluded.distro,
+                         series = excluded.series, pocket = excluded.pocket,
+                         version = excluded.version, date_created = excluded.date_created,
+                         seen_at = excluded.seen_at",
+                    params![
+                        &s.package,
+                        &s.distro,
+                        &s.series,
+                        &s.pocket,
+                        &s.version,
+                        &s.date_created,
+                        s.seen_at.0
+                    ],
+                )?;
             }
             Ok(())
         })
@@ -72,37 +87,36 @@ impl Store {
 
     /// The newest publication the poller saw of one package.
     pub fn seen(&mut self, package: &str) -> Result<Option<SeenPublication>> {
-        db::retry("reading a seen publication", || {
-            self.conn()
-                .query_row(
-                    "SELECT package, distro, series, pocket, version, date_created, seen_at FROM poll_seen
-                     WHERE package = ?1",
-                    [package],
-                    |r| {
-                        Ok(SeenPublication {
-                            package: r.get(0)?,
-                            distro: r.get(1)?,
-                            series: r.get(2)?,
-                            pocket: r.get(3)?,
-                            version: r.get(4)?,
-                            date_created: r.get(5)?,
-                            seen_at: Timestamp(r.get(6)?),
-                        })
-                    },
-                )
-                .optional()
+        self.transact(TxKind::Read, "reading a seen publication", |tx| {
+            tx.query_opt(
+                "SELECT package, distro, series, pocket, version, date_created, seen_at FROM poll_seen
+                 WHERE package = $1",
+                params![package],
+            )?
+            .map(|r| {
+                Ok(SeenPublication {
+                    package: r.get(0)?,
+                    distro: r.get(1)?,
+                    series: r.get(2)?,
+                    pocket: r.get(3)?,
+                    version: r.get(4)?,
+                    date_created: r.get(5)?,
+                    seen_at: Timestamp(r.get(6)?),
+                })
+            })
+            .transpose()
         })
     }
 
     /// Adds to cumulative counters (for example Launchpad requests and retries).
     pub fn add_counters(&mut self, deltas: &[(&str, u64)]) -> Result<()> {
-        db::write(self.conn(), "adding to counters", |tx| {
+        self.transact(TxKind::Write, "adding to counters", |tx| {
             for (name, delta) in deltas {
-                tx.prepare_cached(
-                    "INSERT INTO counters (name, value) VALUES (?1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                )?
-                .execute(params![name, *delta as i64])?;
+                tx.execute(
+                    "INSERT INTO counters (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = counters.value + excluded.value",
+                    params![*name, *delta as i64],
+                )?;
             }
             Ok(())
         })
@@ -110,13 +124,13 @@ impl Store {
 
     /// Sets counters or gauges to a value (for example the time of the last good poll).
     pub fn set_counters(&mut self, values: &[(&str, i64)]) -> Result<()> {
-        db::write(self.conn(), "setting counters", |tx| {
+        self.transact(TxKind::Write, "setting counters", |tx| {
             for (name, value) in values {
-                tx.prepare_cached(
-                    "INSERT INTO counters (name, value) VALUES (?1, ?2)
+                tx.execute(
+                    "INSERT INTO counters (name, value) VALUES ($1, $2)
                      ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                )?
-                .execute(params![name, value])?;
+                    params![*name, *value],
+                )?;
             }
             Ok(())
         })
@@ -124,10 +138,10 @@ impl Store {
 
     /// Every counter.
     pub fn counters(&mut self) -> Result<Vec<(String, i64)>> {
-        db::retry("reading counters", || {
-            self.conn()
-                .prepare_cached("SELECT name, value FROM counters ORDER BY name")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        self.transact(TxKind::Read, "reading counters", |tx| {
+            tx.query("SELECT name, value FROM counters ORDER BY name", params![])?
+                .iter()
+                .map(|r| Ok((r.get(0)?, r.get(1)?)))
                 .collect()
         })
     }
@@ -143,12 +157,15 @@ impl Store {
             needs_attention: st.needs_attention,
             queued: st.queued,
         };
-        db::write(self.conn(), "taking a snapshot", |tx| {
+        self.transact(TxKind::Write, "taking a snapshot", |tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO snapshots (day, taken_at, failed, needs_attention, queued)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO snapshots (day, taken_at, failed, needs_attention, queued)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (day) DO UPDATE SET taken_at = excluded.taken_at,
+                     failed = excluded.failed, needs_attention = excluded.needs_attention,
+                     queued = excluded.queued",
                 params![
-                    snap.day,
+                    &snap.day,
                     snap.taken_at.0,
                     snap.failed as i64,
                     snap.needs_attention as i64,
@@ -162,38 +179,38 @@ impl Store {
 
     /// The newest `n` snapshots, newest first.
     pub fn snapshots(&mut self, n: u32) -> Result<Vec<Snapshot>> {
-        db::retry("reading snapshots", || {
-            self.conn()
-                .prepare_cached(
-                    "SELECT day, taken_at, failed, needs_attention, queued FROM snapshots
-                     ORDER BY day DESC LIMIT ?1",
-                )?
-                .query_map([n], |r| {
-                    Ok(Snapshot {
-                        day: r.get(0)?,
-                        taken_at: Timestamp(r.get(1)?),
-                        failed: r.get::<_, i64>(2)? as u64,
-                        needs_attention: r.get::<_, i64>(3)? as u64,
-                        queued: r.get::<_, i64>(4)? as u64,
-                    })
-                })?
-                .collect()
+        self.transact(TxKind::Read, "reading snapshots", |tx| {
+            tx.query(
+                "SELECT day, taken_at, failed, needs_attention, queued FROM snapshots
+                 ORDER BY day DESC LIMIT $1",
+                params![n],
+            )?
+            .iter()
+            .map(snapshot_row)
+            .collect()
         })
     }
 
     /// Copies the write-ahead log into the database and truncates it, so the WAL cannot
     /// grow without bound while readers keep it busy. Returns whether it completed (a
-    /// reader in the way makes it partial; the next one catches up).
+    /// reader in the way makes it partial; the next one catches up). PostgreSQL manages its
+    /// own WAL: there this does nothing and returns true.
     pub fn checkpoint(&mut self) -> Result<bool> {
+        let Some(conn) = self.sqlite() else {
+            return Ok(true);
+        };
         let busy: i64 = db::retry("checkpointing the WAL", || {
-            self.conn()
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         })?;
         Ok(busy == 0)
     }
 
-    /// The size of the write-ahead log file, in bytes (0 when there is none).
+    /// The size of the write-ahead log file, in bytes (0 when there is none, and on
+    /// PostgreSQL, whose WAL is the server's business).
     pub fn wal_bytes(&self) -> u64 {
+        if self.postgres().is_some() {
+            return 0;
+        }
         let mut wal = self.path().as_os_str().to_owned();
         wal.push("-wal");
         std::fs::metadata(wal).map_or(0, |m| m.len())
@@ -202,37 +219,50 @@ impl Store {
     /// Age of the oldest job that could be claimed now, if any: the latency that matters.
     pub fn oldest_claimable_age(&mut self) -> Result<Option<std::time::Duration>> {
         let now = Timestamp::now();
-        let oldest: Option<i64> = db::retry("finding the oldest claimable job", || {
-            self.conn().query_row(
+        let oldest: Option<i64> = self.transact(TxKind::Read, "finding the oldest claimable job", |tx| {
+            tx.query_one(
                 "SELECT min(j.enqueued_at) FROM jobs j WHERE j.state = 'queued'
                    AND NOT EXISTS (SELECT 1 FROM failures f WHERE f.package = j.package AND f.retrying = 0)",
-                [],
-                |r| r.get(0),
-            )
+                params![],
+            )?
+            .get(0)
         })?;
         Ok(oldest.map(|t| Timestamp(t).age(now)))
     }
 
     /// Runs by outcome and the durations of finished runs, for metrics.
     pub fn run_stats(&mut self) -> Result<RunStats> {
-        db::retry("summarising runs", || {
-            let tx = self.conn().transaction()?;
+        self.transact(TxKind::Read, "summarising runs", |tx| {
             let by_outcome = tx
-                .prepare_cached(
+                .query(
                     "SELECT coalesce(outcome, 'running'), count(*) FROM runs GROUP BY 1 ORDER BY 1",
+                    params![],
                 )?
-                .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .iter()
+                .map(|r| Ok((r.get(0)?, r.get::<i64>(1)? as u64)))
+                .collect::<Result<_, SqlError>>()?;
             let durations = tx
-                .prepare_cached(
-                    "SELECT (ended_at - started_at) / 1000.0 FROM runs WHERE ended_at IS NOT NULL",
+                .query(
+                    "SELECT ended_at - started_at FROM runs WHERE ended_at IS NOT NULL",
+                    params![],
                 )?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+                .iter()
+                .map(|r| Ok(r.get::<i64>(0)? as f64 / 1000.0))
+                .collect::<Result<_, SqlError>>()?;
             Ok(RunStats {
                 by_outcome,
                 durations,
             })
         })
     }
+}
+
+fn snapshot_row(r: &Row) -> Result<Snapshot, SqlError> {
+    Ok(Snapshot {
+        day: r.get(0)?,
+        taken_at: Timestamp(r.get(1)?),
+        failed: r.get::<i64>(2)? as u64,
+        needs_attention: r.get::<i64>(3)? as u64,
+        queued: r.get::<i64>(4)? as u64,
+    })
 }

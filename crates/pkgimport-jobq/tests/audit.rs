@@ -1,10 +1,13 @@
-//! The audit tables follow the three-phase state machine, on a real SQLite file.
+//! The audit tables follow the three-phase state machine, on a real SQLite file and, when
+//! `PKGIMPORT_TEST_PG_URL` is set, on a fresh PostgreSQL database.
+
+mod common;
 
 use std::collections::BTreeMap;
 
+use common::{TestDb, each_backend};
 use pkgimport_audit::Phase;
 use pkgimport_core::PackageName;
-use pkgimport_jobq::Store;
 use pkgimport_jobq::audit::{PublicationRow, StagedAudit, StagedRef};
 
 fn staged(new: &str, old: Option<&str>) -> StagedAudit {
@@ -27,8 +30,11 @@ fn staged(new: &str, old: Option<&str>) -> StagedAudit {
 
 #[test]
 fn three_phases_move_staged_rows_into_the_committed_audit() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path()).unwrap();
+    each_backend(three_phases_on);
+}
+
+fn three_phases_on(db: &TestDb) {
+    let mut s = db.store();
     let p = PackageName::parse("hello").unwrap();
     assert_eq!(s.audit(&p).unwrap().phase, Phase::Idle);
 
@@ -82,8 +88,11 @@ fn three_phases_move_staged_rows_into_the_committed_audit() {
 
 #[test]
 fn watermarks_are_stored_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path()).unwrap();
+    each_backend(watermarks_on);
+}
+
+fn watermarks_on(db: &TestDb) {
+    let mut s = db.store();
     assert_eq!(s.watermark("debian", "sid").unwrap(), None);
     let mark = |series: &str, date: &str| ("debian".to_owned(), series.to_owned(), date.to_owned());
     s.set_watermarks(&[

@@ -1,7 +1,11 @@
-//! The queue's rules, against a real SQLite file in a temporary directory.
+//! The queue's rules, against a real SQLite file in a temporary directory, and against a
+//! fresh PostgreSQL database when `PKGIMPORT_TEST_PG_URL` is set.
+
+mod common;
 
 use std::time::Duration;
 
+use common::{TestDb, each_backend};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_jobq::{Disposition, NewFailure, Outcome, RunEnd, Store};
 
@@ -9,12 +13,6 @@ fn names(list: &[&str]) -> Vec<PackageName> {
     list.iter()
         .map(|n| PackageName::parse(n).unwrap())
         .collect()
-}
-
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    (dir, store)
 }
 
 fn end(outcome: Outcome, disposition: Disposition) -> RunEnd {
@@ -36,7 +34,11 @@ fn failure(sig: &str) -> Disposition {
 
 #[test]
 fn duplicate_enqueue_keeps_one_job_and_the_higher_priority() {
-    let (_dir, mut s) = store();
+    each_backend(duplicate_enqueue_keeps_one_job_and_the_higher_priority_on);
+}
+
+fn duplicate_enqueue_keeps_one_job_and_the_higher_priority_on(db: &TestDb) {
+    let mut s = db.store();
     let first = s.enqueue(&names(&["hello"]), Priority::RESCAN).unwrap();
     assert_eq!(first.added, 1);
     let again = s
@@ -53,7 +55,11 @@ fn duplicate_enqueue_keeps_one_job_and_the_higher_priority() {
 
 #[test]
 fn claims_follow_priority_then_age() {
-    let (_dir, mut s) = store();
+    each_backend(claims_follow_priority_then_age_on);
+}
+
+fn claims_follow_priority_then_age_on(db: &TestDb) {
+    let mut s = db.store();
     s.enqueue(&names(&["low1"]), Priority::RESCAN).unwrap();
     s.enqueue(&names(&["up1", "up2"]), Priority::UPLOAD)
         .unwrap();
@@ -66,7 +72,11 @@ fn claims_follow_priority_then_age() {
 
 #[test]
 fn a_running_package_is_not_claimed_twice_and_a_new_job_waits_for_it() {
-    let (_dir, mut s) = store();
+    each_backend(a_running_package_is_not_claimed_twice_and_a_new_job_waits_for_it_on);
+}
+
+fn a_running_package_is_not_claimed_twice_and_a_new_job_waits_for_it_on(db: &TestDb) {
+    let mut s = db.store();
     s.enqueue(&names(&["hello"]), Priority::UPLOAD).unwrap();
     let c = s.claim(1).unwrap().unwrap();
     // A new upload while it runs: one more pending job, not claimable yet.
@@ -93,7 +103,11 @@ fn a_running_package_is_not_claimed_twice_and_a_new_job_waits_for_it() {
 
 #[test]
 fn requeue_delay_is_respected() {
-    let (_dir, mut s) = store();
+    each_backend(requeue_delay_is_respected_on);
+}
+
+fn requeue_delay_is_respected_on(db: &TestDb) {
+    let mut s = db.store();
     s.enqueue(&names(&["hello"]), Priority::UPLOAD).unwrap();
     let c = s.claim(1).unwrap().unwrap();
     let delay = Duration::from_secs(3600);
@@ -114,7 +128,11 @@ fn requeue_delay_is_respected() {
 
 #[test]
 fn failures_block_claims_until_retried_and_count_repeats() {
-    let (_dir, mut s) = store();
+    each_backend(failures_block_claims_until_retried_and_count_repeats_on);
+}
+
+fn failures_block_claims_until_retried_and_count_repeats_on(db: &TestDb) {
+    let mut s = db.store();
     let pkg = names(&["poison"]);
     let fail_once = |s: &mut Store, sig: &str| {
         let c = s.claim(1).unwrap().expect("claimable");
@@ -159,7 +177,11 @@ fn failures_block_claims_until_retried_and_count_repeats() {
 
 #[test]
 fn open_runs_are_listed_with_their_process() {
-    let (_dir, mut s) = store();
+    each_backend(open_runs_are_listed_with_their_process_on);
+}
+
+fn open_runs_are_listed_with_their_process_on(db: &TestDb) {
+    let mut s = db.store();
     s.enqueue(&names(&["hello", "world"]), Priority::UPLOAD)
         .unwrap();
     let a = s.claim(77).unwrap().unwrap();
@@ -179,7 +201,11 @@ fn open_runs_are_listed_with_their_process() {
 
 #[test]
 fn pause_flag_and_heartbeats() {
-    let (_dir, mut s) = store();
+    each_backend(pause_flag_and_heartbeats_on);
+}
+
+fn pause_flag_and_heartbeats_on(db: &TestDb) {
+    let mut s = db.store();
     assert!(!s.is_paused().unwrap());
     s.set_paused(true).unwrap();
     assert!(s.status().unwrap().paused);
@@ -194,9 +220,12 @@ fn pause_flag_and_heartbeats() {
 
 #[test]
 fn reopening_applies_no_migration_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(Store::open(dir.path()).unwrap());
-    let mut s = Store::open(dir.path()).unwrap();
+    each_backend(reopening_applies_no_migration_twice_on);
+}
+
+fn reopening_applies_no_migration_twice_on(db: &TestDb) {
+    drop(db.store());
+    let mut s = db.store();
     s.enqueue(&names(&["hello"]), Priority::UPLOAD).unwrap();
     assert_eq!(s.integrity_check().unwrap(), Ok(()));
 }
