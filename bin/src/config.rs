@@ -72,6 +72,13 @@ pub const KEYS: &[Key] = &[
         "Directory holding state.db, locks/, logs/, work/, cache/ and remote/.",
     ),
     key(
+        "database.url",
+        Kind::Str,
+        "\"\"",
+        "Empty: SQLite at <state_dir>/state.db. postgres://USER@HOST/DB: a PostgreSQL database \
+         shared by drivers on many hosts (docs/scaling.md).",
+    ),
+    key(
         "driver.concurrency",
         Kind::Int { min: 1, max: 256 },
         "4",
@@ -546,6 +553,11 @@ impl Config {
             .iter()
             .map(|v| v.as_str().expect("checked when loaded").to_owned())
             .collect()
+    }
+
+    /// `database.url`, or `None` for SQLite in the state directory.
+    pub fn database_url(&self) -> Option<&str> {
+        Some(self.string("database.url")).filter(|u| !u.is_empty())
     }
 
     /// The state directory, made absolute so that children and log lines agree on it.

@@ -5,7 +5,6 @@
 //! (`importctl queue | head`) is not an error.
 
 use std::io::{self, BufRead, Write};
-use std::path::Path;
 
 use anyhow::Context;
 use pkgimport_core::{PackageName, Priority};
@@ -166,7 +165,7 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
         return check(config, &warning, &critical, out);
     }
     let state_dir = config.state_dir();
-    let mut store = open(&state_dir)?;
+    let mut store = crate::open_store(config)?;
     match command {
         Command::Init => {
             for sub in ["locks", "logs"] {
@@ -391,7 +390,7 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
         } => {
             let package = parse_name(&package)?;
             let settings = crate::import_settings(config, None);
-            let _lock = lock_package(&state_dir, &package)?;
+            let _lock = crate::lock_package(&store, &state_dir, &package, false)?;
             if adopt_remote {
                 let n = pkgimport_importer::verify::adopt_remote(&mut store, &settings, &package)
                     .map_err(import_failure)?;
@@ -743,7 +742,7 @@ fn check(
         if !db.exists() {
             anyhow::bail!("no state database at {}", db.display());
         }
-        let mut store = Store::open(&config.state_dir())?;
+        let mut store = Store::connect(&config.state_dir(), config.database_url())?;
         let metrics = check::measure(&mut store, &settings, Timestamp::now())?;
         Ok(check::render(&metrics))
     })();
@@ -760,20 +759,6 @@ fn check(
     })
 }
 
-fn lock_package(
-    state_dir: &Path,
-    package: &PackageName,
-) -> Result<pkgimport_jobq::lock::LockFile, Failure> {
-    use pkgimport_jobq::lock::{self, LockName};
-    match lock::try_lock(state_dir, LockName::Package(package)).or_exit(Exit::Failure)? {
-        Ok(l) => Ok(l),
-        Err(held) => Err(Failure::new(
-            Exit::Locked,
-            anyhow::anyhow!("package {package} is being imported ({held})"),
-        )),
-    }
-}
-
 /// The exit code of an import error, by the exit-code contract.
 pub fn import_failure(e: pkgimport_importer::import::ImportError) -> Failure {
     use pkgimport_importer::import::ImportError as E;
@@ -784,12 +769,6 @@ pub fn import_failure(e: pkgimport_importer::import::ImportError) -> Failure {
         E::Transient(_) | E::Store(_) => Exit::TempFail,
     };
     Failure::new(exit, e.into())
-}
-
-fn open(state_dir: &Path) -> Result<Store, Failure> {
-    Store::open(state_dir)
-        .with_context(|| format!("opening state directory {}", state_dir.display()))
-        .or_exit(Exit::Failure)
 }
 
 fn parse_name(raw: &str) -> Result<PackageName, Failure> {

@@ -9,8 +9,8 @@ pub mod ctl;
 mod startup;
 
 pub use startup::{
-    breaker_settings, driver_settings, import_settings, launchpad_client, lock_driver, lock_poll,
-    record_launchpad_stats, shutdown_signal,
+    breaker_settings, driver_settings, import_settings, launchpad_client, lock_driver,
+    lock_package, lock_poll, open_store, record_launchpad_stats, shutdown_signal,
 };
 
 use std::io::Write;

@@ -49,6 +49,40 @@ pub fn driver_settings(config: &Config, exit_when_idle: bool) -> Result<DriverSe
     })
 }
 
+/// Opens the state database the configuration names: SQLite in the state directory, or
+/// the PostgreSQL database of `database.url`.
+pub fn open_store(config: &Config) -> Result<pkgimport_jobq::Store, Failure> {
+    let state_dir = config.state_dir();
+    pkgimport_jobq::Store::connect(&state_dir, config.database_url())
+        .with_context(|| format!("opening the state database of {}", state_dir.display()))
+        .or_exit(Exit::Failure)
+}
+
+/// Takes the package's lock for a whole import (exit 73 when another process holds it):
+/// the lock file on SQLite, an advisory lock on PostgreSQL, which every host sees.
+pub fn lock_package(
+    store: &pkgimport_jobq::Store,
+    state_dir: &Path,
+    package: &pkgimport_core::PackageName,
+    wait: bool,
+) -> Result<pkgimport_jobq::lock::PackageLock, Failure> {
+    if wait {
+        return store
+            .lock_package_wait(state_dir, package)
+            .or_exit(Exit::Failure);
+    }
+    match store
+        .lock_package(state_dir, package)
+        .or_exit(Exit::Failure)?
+    {
+        Ok(l) => Ok(l),
+        Err(held) => Err(Failure::new(
+            Exit::Locked,
+            anyhow!("package {package} is being imported ({held})"),
+        )),
+    }
+}
+
 /// The circuit breaker's knobs, from the `[breaker]` section.
 pub fn breaker_settings(config: &Config) -> pkgimport_core::breaker::BreakerSettings {
     pkgimport_core::breaker::BreakerSettings {

@@ -49,7 +49,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
     let config = args.common.load_config(flags)?;
     let settings = package_importer::driver_settings(&config, args.exit_when_idle)?;
     let _lock = package_importer::lock_driver(&settings.state_dir)?;
-    let store = pkgimport_jobq::Store::open(&settings.state_dir).or_exit(Exit::Failure)?;
+    let store = package_importer::open_store(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,7 +6,6 @@ use clap::Parser;
 use package_importer::{CommonArgs, Exit, Failure, OrExit};
 use pkgimport_core::PackageName;
 use pkgimport_importer::import::Importer;
-use pkgimport_jobq::lock::{self, LockName};
 
 /// Import every publication of PACKAGE not yet imported into its git repository, then push.
 ///
@@ -34,21 +33,9 @@ fn run(args: Args) -> Result<Exit, Failure> {
     let package = PackageName::parse(&args.package).or_exit(Exit::DataErr)?;
     let config = args.common.load_config(Vec::new())?;
     let state_dir = config.state_dir();
-    let _lock = if args.wait {
-        lock::lock_wait(&state_dir, LockName::Package(&package)).or_exit(Exit::Failure)?
-    } else {
-        match lock::try_lock(&state_dir, LockName::Package(&package)).or_exit(Exit::Failure)? {
-            Ok(l) => l,
-            Err(held) => {
-                return Err(Failure::new(
-                    Exit::Locked,
-                    anyhow::anyhow!("package {package} is being imported ({held})"),
-                ));
-            }
-        }
-    };
+    let mut store = package_importer::open_store(&config)?;
+    let _lock = package_importer::lock_package(&store, &state_dir, &package, args.wait)?;
     let client = package_importer::launchpad_client(&config)?;
-    let mut store = pkgimport_jobq::Store::open(&state_dir).or_exit(Exit::Failure)?;
     let run_id = config.run_id;
     let settings = package_importer::import_settings(&config, run_id);
     let fault_point = config.fault.clone();

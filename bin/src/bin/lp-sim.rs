@@ -13,7 +13,10 @@ use pkgimport_lpsim::{Sim, SimConfig, SimSource, SyntheticSpec};
 /// Serve Launchpad's REST wire format from a fixture archive or a synthetic history.
 ///
 /// The API root is http://<listen>/devel/. Control endpoints: POST /_sim/publish
-/// {"package","version","suite"[,"date_created","status"]}, POST /_sim/faults
+/// {"package","version","suite"[,"date_created","status"]}, POST /_sim/open-series
+/// {"series"[,"copy_from":[series...],"distribution","date_created"]} (opens a new series and
+/// publishes every package's newest published version of copy_from, default all series,
+/// into it), POST /_sim/faults
 /// {"mode":"ok|down|flaky|truncated_json|html_body|wrong_content_type|foreign_next_link|
 /// foreign_file_urls|file_scheme_urls|foreign_redirect|wrong_package_name",
 /// "error_rate","status","retry_after","delay_ms"}, GET /_sim/stats. The last four modes

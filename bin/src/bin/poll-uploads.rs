@@ -49,7 +49,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
     let Some(_lock) = package_importer::lock_poll(&state_dir)? else {
         return Ok(Exit::Ok);
     };
-    let mut store = pkgimport_jobq::Store::open(&state_dir).or_exit(Exit::Failure)?;
+    let mut store = package_importer::open_store(&config)?;
     let started = std::time::Instant::now();
     let result = poll::poll(&client, &mut store, &settings, config.fault.as_deref());
     // Launchpad's answer (or silence) is evidence for the shared circuit breaker.

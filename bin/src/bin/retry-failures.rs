@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, Exit, Failure, OrExit};
+use package_importer::{CommonArgs, Exit, Failure};
 use pkgimport_importer::retry::{self, RetrySettings};
 
 /// Re-queue, at priority `retry`, the transient failures whose cooldown has passed.
@@ -31,7 +31,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         jitter: config.float("retry.jitter"),
         max_consecutive: config.int("retry.max_consecutive") as u32,
     };
-    let mut store = pkgimport_jobq::Store::open(&config.state_dir()).or_exit(Exit::Failure)?;
+    let mut store = package_importer::open_store(&config)?;
     let s = retry::retry_failures(&mut store, &settings, pkgimport_jobq::Timestamp::now())?;
     log::info!(
         "retry-failures: requeued={} waiting={} needs_attention={} permanent={}",

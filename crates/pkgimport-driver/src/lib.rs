@@ -20,7 +20,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use pkgimport_jobq::{Claim, Disposition, Outcome, RunEnd, Store, Timestamp};
+use pkgimport_jobq::{Backend, Claim, Disposition, OpenRun, Outcome, RunEnd, Store, Timestamp};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -78,11 +78,14 @@ pub async fn run(
     mut store: Store,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, pkgimport_jobq::Error> {
+    let host = process::hostname();
+    // Unique among the drivers sharing one database: one driver per state directory.
+    let name = format!("{host}:{}", settings.state_dir.display());
+    store.act_as_driver(&name, lease(settings.heartbeat_interval));
     let mut summary = Summary {
-        recovered: recover(&mut store)?,
+        recovered: recover(&mut store, &name)?,
         ..Summary::default()
     };
-    let host = process::hostname();
     let my_pid = std::process::id();
     let started_at = Timestamp::now();
     store.heartbeat("driver", &host, my_pid, started_at)?;
@@ -105,6 +108,10 @@ pub async fn run(
     loop {
         if last_heartbeat.elapsed() >= settings.heartbeat_interval {
             store.heartbeat("driver", &host, my_pid, started_at)?;
+            store.renew_leases()?;
+            if store.backend() == Backend::Postgres {
+                summary.recovered += adopt_expired(&mut store, &settings.state_dir, &name)?;
+            }
             last_heartbeat = Instant::now();
         }
         if last_checkpoint.elapsed() >= CHECKPOINT_EVERY {
@@ -160,6 +167,13 @@ pub async fn run(
                 log::info!("idle: nothing claimable and nothing running");
                 break;
             }
+        }
+        if children.is_empty() && draining.is_none() && store.backend() == Backend::Postgres {
+            // Idle on a shared database: sleep until an enqueue's NOTIFY or the poll
+            // interval, whichever comes first. Blocking is fine with no child to watch; a
+            // signal waits at most one poll interval.
+            store.wait_for_work(settings.poll_interval)?;
+            continue;
         }
         let drain_deadline =
             draining.map(|d| tokio::time::Instant::from_std(d + settings.drain_timeout));
@@ -284,11 +298,24 @@ fn record(
     store.finish_run(claim.run_id, &run)
 }
 
-/// Closes the runs that a dead driver left open and puts their jobs back in the queue. A
-/// child that outlived its driver is killed first, so that the package never runs twice at
-/// once. The caller holds the driver lock, so every open run is an orphan.
-fn recover(store: &mut Store) -> Result<u64, pkgimport_jobq::Error> {
-    let open = store.open_runs()?;
+/// How long a claimed run stays this driver's without a renewal: several heartbeats, so
+/// that a busy moment does not hand a live run to another host.
+fn lease(heartbeat: Duration) -> Duration {
+    (heartbeat * 6).max(Duration::from_secs(30))
+}
+
+/// Closes the runs that this driver's dead predecessor (same state directory) left open
+/// and puts their jobs back in the queue. A child that outlived its driver is killed first,
+/// so that the package never runs twice at once. The caller holds the driver lock, so each
+/// of these runs is an orphan. On SQLite every run is this state directory's; on a shared
+/// database, other drivers' runs are left to [`adopt_expired`].
+fn recover(store: &mut Store, name: &str) -> Result<u64, pkgimport_jobq::Error> {
+    let shared = store.backend() == Backend::Postgres;
+    let open: Vec<OpenRun> = store
+        .open_runs()?
+        .into_iter()
+        .filter(|r| !shared || r.driver == name)
+        .collect();
     for run in &open {
         if let (Some(pid), Some(started)) = (run.pid, run.pid_start) {
             let pid = pid as u32;
@@ -298,15 +325,7 @@ fn recover(store: &mut Store) -> Result<u64, pkgimport_jobq::Error> {
                 wait_gone(pid, started);
             }
         }
-        let end = RunEnd {
-            outcome: Outcome::Abandoned,
-            exit_code: None,
-            signal: None,
-            disposition: Disposition::Requeue {
-                delay: Duration::ZERO,
-            },
-        };
-        store.finish_run(run.run_id, &end)?;
+        store.finish_run(run.run_id, &abandoned())?;
         log::info!(
             "recovered run={} package={} left open by driver pid={}: re-queued",
             run.run_id,
@@ -315,6 +334,57 @@ fn recover(store: &mut Store) -> Result<u64, pkgimport_jobq::Error> {
         );
     }
     Ok(open.len() as u64)
+}
+
+/// Re-queues the runs of other drivers on a shared database whose lease has expired and
+/// whose package lock is free: their driver is gone (its host died, or it was killed), and
+/// no import of the package is running anywhere, since `import-one` holds the package's
+/// advisory lock for its whole run and a dead host's connection takes the lock with it. A
+/// run whose package is still locked is left alone until its import ends.
+fn adopt_expired(
+    store: &mut Store,
+    state_dir: &Path,
+    name: &str,
+) -> Result<u64, pkgimport_jobq::Error> {
+    let now = Timestamp::now();
+    let mut adopted = 0;
+    for run in store.open_runs()? {
+        let expired = run.lease_until.is_none_or(|until| until < now);
+        if run.driver == name || !expired {
+            continue;
+        }
+        let Ok(package) = pkgimport_core::PackageName::parse(&run.package) else {
+            continue;
+        };
+        // Held while the run is closed, so that no import starts in between.
+        let Ok(_lock) = store.lock_package(state_dir, &package)? else {
+            continue;
+        };
+        store.finish_run(run.run_id, &abandoned())?;
+        adopted += 1;
+        log::warn!(
+            "adopted run={} package={} of driver {} (lease expired, package not locked): re-queued",
+            run.run_id,
+            run.package,
+            if run.driver.is_empty() {
+                "?"
+            } else {
+                &run.driver
+            }
+        );
+    }
+    Ok(adopted)
+}
+
+fn abandoned() -> RunEnd {
+    RunEnd {
+        outcome: Outcome::Abandoned,
+        exit_code: None,
+        signal: None,
+        disposition: Disposition::Requeue {
+            delay: Duration::ZERO,
+        },
+    }
 }
 
 /// Waits up to 5 s for a killed process to disappear. It is not our child, so it cannot be

@@ -199,6 +199,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         queued          INTEGER NOT NULL
     );
     "#,
+    // 5: which driver opened a run, and until when it vouches for it. With one shared
+    // database, a driver recovers only its own runs at start, and another driver's run only
+    // once its lease has expired (and its package lock is free).
+    r#"
+    ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN lease_until INTEGER;  -- ms; NULL: no lease (one driver)
+    "#,
 ];
 
 /// The same schema for PostgreSQL, migration for migration.
@@ -378,6 +385,11 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
         needs_attention BIGINT NOT NULL,
         queued          BIGINT NOT NULL
     );
+    "#,
+    // 5: the run's driver and lease.
+    r#"
+    ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT '';
+    ALTER TABLE runs ADD COLUMN lease_until BIGINT;
     "#,
 ];
 

@@ -163,6 +163,11 @@ pub struct OpenRun {
     pub driver_pid: i64,
     pub pid: Option<i64>,
     pub pid_start: Option<u64>,
+    /// The driver that opened it ([`Store::act_as_driver`](crate::Store::act_as_driver));
+    /// empty for a driver that gave no name.
+    pub driver: String,
+    /// Until when that driver vouches for the run; `None` when it took no lease.
+    pub lease_until: Option<Timestamp>,
 }
 
 /// What `enqueue` did with each name.

@@ -26,6 +26,8 @@ const PAUSED: &str = "paused";
 pub struct Store {
     conn: Conn,
     path: PathBuf,
+    /// Set by [`Store::act_as_driver`]: the name and lease recorded on each claimed run.
+    driver: Option<(String, std::time::Duration)>,
 }
 
 enum Conn {
@@ -52,6 +54,7 @@ impl Store {
         Ok(Store {
             conn: Conn::Sqlite(conn),
             path,
+            driver: None,
         })
     }
 
@@ -76,6 +79,7 @@ impl Store {
         Ok(Store {
             path: PathBuf::from(conn.location()),
             conn: Conn::Postgres(Box::new(conn)),
+            driver: None,
         })
     }
 
@@ -168,6 +172,11 @@ impl Store {
     /// running.
     pub fn claim(&mut self, driver_pid: u32) -> Result<Option<Claim>> {
         let now = Timestamp::now();
+        let (driver_name, lease_until) = match &self.driver {
+            Some((name, lease)) => (name.clone(), Some(now.0 + lease.as_millis() as i64)),
+            None => (String::new(), None),
+        };
+        let driver_name = driver_name.as_str();
         self.transact(TxKind::Claim, "claiming a job", |tx| {
             let select = match tx.backend() {
                 Backend::Sqlite => CLAIM_SELECT,
@@ -180,9 +189,18 @@ impl Store {
                 (job.get(0)?, job.get(1)?, job.get(2)?, job.get(3)?);
             let run_id: i64 = tx
                 .query_one(
-                    "INSERT INTO runs (job_id, package, priority, started_at, driver_pid, log_path)
-                     VALUES ($1, $2, $3, $4, $5, '') RETURNING id",
-                    params![job_id, package.as_str(), priority, now.0, driver_pid],
+                    "INSERT INTO runs (job_id, package, priority, started_at, driver_pid, log_path,
+                                       driver, lease_until)
+                     VALUES ($1, $2, $3, $4, $5, '', $6, $7) RETURNING id",
+                    params![
+                        job_id,
+                        package.as_str(),
+                        priority,
+                        now.0,
+                        driver_pid,
+                        driver_name,
+                        lease_until
+                    ],
                 )?
                 .get(0)?;
             let log_path = format!("logs/{package}/{run_id}.log");
@@ -225,12 +243,36 @@ impl Store {
         })
     }
 
+    /// Names the driver that claims through this store, and the lease it takes on each run
+    /// it claims: the run is its own until the lease expires, and [`Store::renew_leases`]
+    /// extends the leases of all its open runs. Drivers sharing one database must use
+    /// different names.
+    pub fn act_as_driver(&mut self, name: &str, lease: std::time::Duration) {
+        self.driver = Some((name.to_owned(), lease));
+    }
+
+    /// Extends the lease of every open run of this store's driver (see
+    /// [`Store::act_as_driver`]) to a full lease from now. Does nothing without a driver.
+    pub fn renew_leases(&mut self) -> Result<()> {
+        let Some((name, lease)) = self.driver.clone() else {
+            return Ok(());
+        };
+        let until = Timestamp::now().0 + lease.as_millis() as i64;
+        self.transact(TxKind::QueueWrite, "renewing run leases", |tx| {
+            tx.execute(
+                "UPDATE runs SET lease_until = $2 WHERE ended_at IS NULL AND driver = $1",
+                params![name.as_str(), until],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Runs that were opened and never closed.
     pub fn open_runs(&mut self) -> Result<Vec<OpenRun>> {
         self.transact(TxKind::Read, "listing open runs", |tx| {
             tx.query(
-                "SELECT id, job_id, package, driver_pid, pid, pid_start FROM runs
-                 WHERE ended_at IS NULL ORDER BY id",
+                "SELECT id, job_id, package, driver_pid, pid, pid_start, driver, lease_until
+                 FROM runs WHERE ended_at IS NULL ORDER BY id",
                 params![],
             )?
             .iter()
@@ -242,6 +284,8 @@ impl Store {
                     driver_pid: r.get(3)?,
                     pid: r.get(4)?,
                     pid_start: r.get::<Option<i64>>(5)?.map(|s| s as u64),
+                    driver: r.get(6)?,
+                    lease_until: r.get::<Option<i64>>(7)?.map(Timestamp),
                 })
             })
             .collect()
@@ -671,13 +715,19 @@ fn enqueue_in(
 
 fn finish_run(tx: &mut dyn Tx, run_id: i64, end: &RunEnd, now: Timestamp) -> Result<(), SqlError> {
     let Some(run) = tx.query_opt(
-        "SELECT job_id, package FROM runs WHERE id = $1",
+        "SELECT job_id, package, ended_at FROM runs WHERE id = $1",
         params![run_id],
     )?
     else {
         return Err(SqlError::Invalid(format!("no run {run_id}")));
     };
     let (job_id, package): (i64, String) = (run.get(0)?, run.get(1)?);
+    if run.get::<Option<i64>>(2)?.is_some() {
+        // Closed already: another driver adopted it after its lease expired, and its job
+        // may be queued or running again. The first word stands; this one changes nothing.
+        log::warn!("run {run_id} of package {package} was closed already; keeping that outcome");
+        return Ok(());
+    }
     let signature = match &end.disposition {
         Disposition::Fail(f) => Some(f.signature.as_str()),
         _ => None,
