@@ -4,6 +4,10 @@
 //!
 //! Tests that need a server run their PostgreSQL half only when `PKGIMPORT_TEST_PG_URL` is
 //! set (`scripts/pg-test-cluster start` prints one), each on a fresh database.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the tests create and drop their own databases"
+)]
 
 mod common;
 

@@ -2,6 +2,10 @@
 //! and, when `PKGIMPORT_TEST_PG_URL` names a PostgreSQL server (`scripts/pg-test-cluster
 //! start` prints one), a fresh database on it per test, dropped afterwards, so tests never
 //! see each other's rows.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the tests create and drop their own databases"
+)]
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
