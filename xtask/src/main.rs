@@ -22,20 +22,32 @@ use pkgimport_core::{PackageName, Priority};
 use pkgimport_jobq::{Disposition, Outcome, RunEnd, Store};
 
 mod import;
+mod latency;
 mod measure;
 mod poll;
 mod sim;
+mod sweep;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick]\n\
-    Runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads over a\n\
-    synthetic history, import-one on real source packages against the decompression floor\n\
-    and gbp import-dsc, no-op and ref-only imports) and prints measured figures as ratios\n\
-    against their goals. --quick uses small sizes and one run.";
+    \x20      cargo xtask sweep [--sizes 1000,10000,30000] [--versions V] [--quick]\n\
+    \x20      cargo xtask latency [--quick] [--poll-interval SECS] [--publications N] [--span SECS] [--seed N]\n\
+    bench runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads\n\
+    over a synthetic history, import-one on real source packages against the decompression\n\
+    floor and gbp import-dsc, no-op and ref-only imports) and prints measured figures as\n\
+    ratios against their goals. --quick uses small sizes and one run.\n\
+    sweep imports N synthetic packages from empty with poll-uploads and the driver, then\n\
+    again when a new series opens (ref-only imports), and prints wall time, cost per\n\
+    package, the driver's peak RSS and the database size per N. --quick: N = 50 and 200.\n\
+    latency publishes versions at seeded random moments while a driver runs and\n\
+    poll-uploads runs every 60 s, and prints the time until each tag is on the remote\n\
+    against the 90 s goal. --quick: polls every 3 s, 3 publications.";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("sweep") => sweep::sweep(&args[1..]),
+        Some("latency") => latency::latency(&args[1..]),
         Some("queue-worker") => queue_worker(Path::new(&args[1])),
         Some("rusage-of") => measure::rusage_of(args.get(2..).unwrap_or_default()),
         Some("-h" | "--help") => {

@@ -672,6 +672,86 @@ impl Catalogue {
         Ok(id)
     }
 
+    /// Opens a new series (the `/_sim/open-series` control endpoint), as a distribution does
+    /// when it starts a release: for every package published in one of `copy_from` (every
+    /// existing series when empty), the highest version among its `Published` rows there is
+    /// copied into the Release pocket of `series`, status `Published`. The copies are
+    /// created at `date` plus one microsecond per copy, in package order, so ids and dates
+    /// increase together and pollers that follow `date_created` see all of them. The
+    /// catalogue is re-sorted once, not once per copy. Returns how many were copied.
+    pub(crate) fn open_series(
+        &mut self,
+        series: &str,
+        copy_from: &[String],
+        date: DateTime<Utc>,
+    ) -> Result<usize, PublishError> {
+        if !valid_series_name(series) {
+            return Err(PublishError::Invalid(format!("bad series name {series:?}")));
+        }
+        if self.series_index(series).is_some() {
+            return Err(PublishError::Invalid(format!(
+                "series {series} already exists"
+            )));
+        }
+        let sources: Vec<u16> = if copy_from.is_empty() {
+            (0..self.series.len() as u16).collect()
+        } else {
+            copy_from
+                .iter()
+                .map(|name| {
+                    self.series_index(name).ok_or_else(|| {
+                        PublishError::Invalid(format!("no series {name} to copy from"))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        // Per package, the row whose version ranks highest (rank 0 is the newest version),
+        // the newest such row on a tie.
+        let mut best: Vec<Option<usize>> = vec![None; self.packages.len()];
+        for (i, row) in self.rows.iter().enumerate() {
+            if row.status != Status::Published || !sources.contains(&row.series) {
+                continue;
+            }
+            let slot = &mut best[row.pkg as usize];
+            let better = match *slot {
+                None => true,
+                Some(b) => {
+                    let (old, new) = (&self.rows[b], row);
+                    let rank =
+                        |r: &Row| self.packages[r.pkg as usize].versions[r.ver as usize].rank;
+                    (rank(new), std::cmp::Reverse(new.date_created))
+                        < (rank(old), std::cmp::Reverse(old.date_created))
+                }
+            };
+            if better {
+                *slot = Some(i);
+            }
+        }
+        let copies: Vec<(u32, u32)> = best
+            .into_iter()
+            .flatten()
+            .map(|i| (self.rows[i].pkg, self.rows[i].ver))
+            .collect();
+        let target = self.series_index_or_add(series);
+        for (n, (pkg, ver)) in copies.iter().enumerate() {
+            let created = date + Duration::microseconds(n as i64);
+            self.rows.push(Row {
+                id: self.next_id,
+                pkg: *pkg,
+                ver: *ver,
+                series: target,
+                pocket: Pocket::Release,
+                status: Status::Published,
+                date_created: created,
+                date_published: Some(created),
+                date_superseded: None,
+            });
+            self.next_id += 1;
+        }
+        self.reindex();
+        Ok(copies.len())
+    }
+
     fn synthetic_version(
         &mut self,
         spec: &SyntheticSpec,
@@ -700,6 +780,14 @@ impl Catalogue {
         self.rerank(j);
         Ok((j, ver))
     }
+}
+
+/// Series names as lp-sim accepts them: lowercase letters and digits, not empty.
+fn valid_series_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// Debian source package names: `[a-z0-9][a-z0-9+.-]+`. Also keeps paths inside the archive.
@@ -949,6 +1037,76 @@ mod tests {
         // Series were remapped, not scrambled.
         let names: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["sid", "forky", "trixie", "bookworm", "bullseye"]);
+    }
+
+    #[test]
+    fn open_series_copies_the_newest_published_version_of_every_package() {
+        let spec = SyntheticSpec {
+            packages: 10,
+            series: 2,
+            versions: 2,
+        };
+        let mut cat = Catalogue::synthetic(spec).unwrap();
+        let now = DateTime::<Utc>::from(std::time::SystemTime::now());
+        let req = |j: u32, version: &str, suite: &str, status: Status| PublishRequest {
+            package: spec.package_name(j),
+            version: version.into(),
+            suite: suite.into(),
+            date_created: now,
+            status,
+        };
+        // Package 0 gets a newer version; package 1's newer one is only pending: not copied.
+        cat.publish(&req(0, "1.5", "sid", Status::Published))
+            .unwrap();
+        cat.publish(&req(1, "1.6", "trixie", Status::Pending))
+            .unwrap();
+        let before = cat.rows.len();
+        let later = now + Duration::seconds(1);
+        assert_eq!(cat.open_series("forky", &[], later).unwrap(), 10);
+        assert_eq!(cat.rows.len(), before + 10);
+        let names_now: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names_now, ["sid", "forky", "trixie"]);
+
+        let mut f = filter();
+        f.series = SeriesFilter::One(cat.series_index("forky").unwrap());
+        f.order = Order::OldestFirst;
+        let (rows, more) = cat.select(&f, 0, 100);
+        assert!(!more);
+        let got = names(&cat, &rows);
+        assert_eq!(got.len(), 10);
+        assert_eq!(got[0], "synth-000000 1.5 forky");
+        assert_eq!(got[1], "synth-000001 1.1 forky");
+        assert_eq!(got[9], "synth-000009 1.1 forky");
+        assert!(rows.iter().all(|r| r.status == Status::Published
+            && r.pocket == Pocket::Release
+            && r.date_created >= later));
+        // Ids and dates increase together, and a poller since `later` sees every copy.
+        assert!(
+            rows.windows(2)
+                .all(|w| w[0].id < w[1].id && w[0].date_created < w[1].date_created)
+        );
+        f.series = SeriesFilter::Any;
+        f.created_since = Some(later);
+        assert_eq!(cat.count(&f), 10);
+        // The series the packages came from are unchanged.
+        f.created_since = None;
+        f.series = SeriesFilter::One(cat.series_index("sid").unwrap());
+        f.status = Some(Status::Published);
+        assert_eq!(cat.count(&f), 5);
+
+        // From one series only: the five packages of trixie.
+        assert_eq!(
+            cat.open_series("series9", &["trixie".into()], later)
+                .unwrap(),
+            5
+        );
+        for bad in [
+            cat.open_series("forky", &[], later),
+            cat.open_series("newer", &["nosuch".into()], later),
+            cat.open_series("Bad/Name", &[], later),
+        ] {
+            assert!(matches!(bad, Err(PublishError::Invalid(_))), "{bad:?}");
+        }
     }
 
     #[test]

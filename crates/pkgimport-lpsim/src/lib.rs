@@ -112,6 +112,17 @@ pub struct Publish {
     pub published: bool,
 }
 
+/// A series to open through [`SimHandle::open_series`] (or `POST /_sim/open-series`).
+#[derive(Debug, Clone)]
+pub struct OpenSeries {
+    /// The new series, such as `forky`; it must not exist yet.
+    pub series: String,
+    /// The series whose packages are copied; empty means every existing series.
+    pub copy_from: Vec<String>,
+    /// When the copies are created (one microsecond apart); `None` means now.
+    pub date_created: Option<DateTime<Utc>>,
+}
+
 /// The entry point.
 #[derive(Debug)]
 pub struct Sim;
@@ -287,6 +298,19 @@ impl SimHandle {
         .map_err(|(status, message)| SimError::Refused { status, message })
     }
 
+    /// Opens a new series (as `POST /_sim/open-series`): every package's highest published
+    /// version in `copy_from` is copied into its Release pocket, status `Published`, with a
+    /// fresh `date_created`. Returns how many publications were created.
+    pub fn open_series(&self, open: &OpenSeries) -> Result<usize, SimError> {
+        server::open_series(
+            &self.shared,
+            &open.series,
+            &open.copy_from,
+            open.date_created,
+        )
+        .map_err(|(status, message)| SimError::Refused { status, message })
+    }
+
     /// Request counts so far (as `GET /_sim/stats`).
     pub fn stats(&self) -> SimStats {
         self.shared
@@ -321,5 +345,80 @@ impl SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         self.stop_workers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    fn start(packages: u32, series: u16) -> SimHandle {
+        Sim::start(SimConfig {
+            source: SimSource::Synthetic(SyntheticSpec {
+                packages,
+                series,
+                versions: 1,
+            }),
+            distribution: "debian".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            seed: 1,
+            threads: 2,
+        })
+        .unwrap()
+    }
+
+    /// POSTs `body` to `path` and returns the status line and body of the answer.
+    fn post(sim: &SimHandle, path: &str, body: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(sim.addr()).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            sim.addr(),
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    #[test]
+    fn open_series_over_http_and_through_the_handle() {
+        let sim = start(6, 2);
+        let answer = post(
+            &sim,
+            "/_sim/open-series",
+            r#"{"distribution":"debian","series":"forky","copy_from":["sid"]}"#,
+        );
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"series": "forky", "copied": 3}));
+        // The series exists now, so opening it again is refused; so is another distribution.
+        let again = post(&sim, "/_sim/open-series", r#"{"series":"forky"}"#);
+        assert!(again.starts_with("HTTP/1.1 400"), "{again}");
+        let ubuntu = post(
+            &sim,
+            "/_sim/open-series",
+            r#"{"distribution":"ubuntu","series":"noble"}"#,
+        );
+        assert!(ubuntu.starts_with("HTTP/1.1 400"), "{ubuntu}");
+
+        let open = OpenSeries {
+            series: "series7".into(),
+            copy_from: Vec::new(),
+            date_created: None,
+        };
+        assert_eq!(sim.open_series(&open).unwrap(), 6);
+        assert!(matches!(
+            sim.open_series(&open),
+            Err(SimError::Refused { status: 400, .. })
+        ));
+        let cat = sim.shared.catalogue.read().unwrap();
+        let names: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["sid", "forky", "trixie", "series7"]);
+        assert_eq!(cat.rows.len(), 6 + 3 + 6);
     }
 }

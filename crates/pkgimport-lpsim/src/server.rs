@@ -837,6 +837,40 @@ pub(crate) fn publish(
     }
 }
 
+/// The body of `POST /_sim/open-series`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenSeriesBody {
+    /// Must be the simulated distribution, when given.
+    #[serde(default)]
+    distribution: Option<String>,
+    series: String,
+    /// The series to copy from; empty or absent means every existing series.
+    #[serde(default)]
+    copy_from: Vec<String>,
+    #[serde(default)]
+    date_created: Option<String>,
+}
+
+/// Opens a series and copies every package's newest published version into it; returns
+/// how many publications were created.
+pub(crate) fn open_series(
+    shared: &Shared,
+    series: &str,
+    copy_from: &[String],
+    date_created: Option<DateTime<Utc>>,
+) -> Result<usize, (u16, String)> {
+    let date = date_created.unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()));
+    let mut cat = write_catalogue(shared);
+    match cat.open_series(series, copy_from, date) {
+        Ok(copied) => {
+            log::info!("opened series={series} copied={copied}");
+            Ok(copied)
+        }
+        Err(PublishError::Missing(m) | PublishError::Invalid(m)) => Err((400, m)),
+    }
+}
+
 fn control(shared: &Shared, method: &Method, path: &str, body: &str, origin: &str) -> Answer {
     let base = LinkBase {
         origin: origin.to_owned(),
@@ -883,6 +917,42 @@ fn control(shared: &Shared, method: &Method, path: &str, body: &str, origin: &st
                 Ok((code, json)) => Answer {
                     status: code,
                     ..Answer::json("control", &json)
+                },
+                Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
+            }
+        }
+        (Method::Post, "/_sim/open-series") => {
+            let parsed: OpenSeriesBody = match serde_json::from_str(body) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Answer::text("control", 400, format!("bad open-series request: {e}\n"));
+                }
+            };
+            if let Some(d) = parsed.distribution.as_deref()
+                && d != shared.distro
+            {
+                return Answer::text(
+                    "control",
+                    400,
+                    format!("this lp-sim serves {}, not {d}\n", shared.distro),
+                );
+            }
+            let date = match parsed
+                .date_created
+                .as_deref()
+                .map(parse_any_date)
+                .transpose()
+            {
+                Ok(d) => d,
+                Err(e) => return Answer::text("control", 400, e),
+            };
+            match open_series(shared, &parsed.series, &parsed.copy_from, date) {
+                Ok(copied) => Answer {
+                    status: 201,
+                    ..Answer::json(
+                        "control",
+                        &serde_json::json!({ "series": parsed.series, "copied": copied }),
+                    )
                 },
                 Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
             }
