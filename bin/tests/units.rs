@@ -280,7 +280,7 @@ fn services_are_hardened_and_run_as_the_service_user() {
 #[test]
 fn timers_are_persistent_with_a_randomized_delay_and_the_documented_schedule() {
     for (timer, schedule) in [
-        ("package-importer-poll.timer", "*:0/2"),
+        ("package-importer-poll.timer", "*:*:00"),
         ("package-importer-retry.timer", "*:0/15"),
         ("package-importer-report.timer", "*:0/5"),
         ("package-importer-snapshot.timer", "*-*-* 00:10:00"),

@@ -28,13 +28,14 @@ mod poll;
 mod sim;
 mod sweep;
 
-const USAGE: &str = "usage: cargo xtask bench [--quick]\n\
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--only GROUP,...]\n\
     \x20      cargo xtask sweep [--sizes 1000,10000,30000] [--versions V] [--quick]\n\
     \x20      cargo xtask latency [--quick] [--poll-interval SECS] [--publications N] [--span SECS] [--seed N]\n\
     bench runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads\n\
     over a synthetic history, import-one on real source packages against the decompression\n\
     floor and gbp import-dsc, no-op and ref-only imports) and prints measured figures as\n\
-    ratios against their goals. --quick uses small sizes and one run.\n\
+    ratios against their goals. --quick uses small sizes and one run; --only runs some of\n\
+    the groups queue, dispatch, enqueue, poll, fixtures, coreutils, noop, refonly.\n\
     sweep imports N synthetic packages from empty with poll-uploads and the driver, then\n\
     again when a new series opens (ref-only imports), and prints wall time, cost per\n\
     package, the driver's peak RSS and the database size per N. --quick: N = 50 and 200.\n\
@@ -45,7 +46,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick]\n\
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench_args(&args[1..]),
         Some("sweep") => sweep::sweep(&args[1..]),
         Some("latency") => latency::latency(&args[1..]),
         Some("queue-worker") => queue_worker(Path::new(&args[1])),
@@ -78,7 +79,43 @@ struct Sizes {
     ref_only_runs: usize,
 }
 
-fn bench(quick: bool) -> anyhow::Result<()> {
+/// The row groups of `bench`, for `--only`.
+const GROUPS: &[&str] = &[
+    "queue",
+    "dispatch",
+    "enqueue",
+    "poll",
+    "fixtures",
+    "coreutils",
+    "noop",
+    "refonly",
+];
+
+fn bench_args(args: &[String]) -> anyhow::Result<()> {
+    let mut quick = false;
+    let mut only: Option<Vec<String>> = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => {
+                let list = args.next().context(USAGE)?;
+                let groups: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if let Some(g) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+                    bail!("unknown group {g:?}; the groups are {}", GROUPS.join(", "));
+                }
+                only = Some(groups);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    bench(quick, |group| {
+        only.as_ref()
+            .is_none_or(|only| only.iter().any(|g| g == group))
+    })
+}
+
+fn bench(quick: bool, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
     let sizes = if quick {
         Sizes {
             runs: 1,
@@ -103,37 +140,50 @@ fn bench(quick: bool) -> anyhow::Result<()> {
     let bins = build_release()?;
     let mut rows = Vec::new();
 
-    let q = measure(sizes.runs, || queue_throughput(sizes.queue_jobs))?;
-    rows.push(Row::rate(
-        "queue claim+complete, 8 processes, synchronous=FULL",
-        "jobs/s",
-        q,
-        3000.0,
-        "anchor",
-    ));
-
-    let d = measure(sizes.runs, || dispatch_rate(&bins, sizes.dispatch_jobs))?;
-    rows.push(Row::rate(
-        "driver dispatch, child exits at once, concurrency 8",
-        "jobs/s",
-        d,
-        200.0,
-        "goal",
-    ));
-
-    let e = measure(sizes.runs, || enqueue_time(&bins, sizes.enqueue_names))?;
-    rows.push(Row::time(
-        &format!("importctl enqueue - with {} names", sizes.enqueue_names),
-        e,
-        2.0,
-        "goal",
-    ));
-
-    rows.extend(poll::poll_rows(&bins, sizes.runs, sizes.poll_publications)?);
-    rows.extend(import::fixture_rows(&bins, sizes.runs)?);
-    rows.extend(import::coreutils_rows(&bins, sizes.runs)?);
-    rows.extend(import::noop_rows(&bins, sizes.noop_runs)?);
-    rows.extend(import::ref_only_rows(&bins, sizes.ref_only_runs)?);
+    if want("queue") {
+        let q = measure(sizes.runs, || queue_throughput(sizes.queue_jobs))?;
+        rows.push(Row::rate(
+            "queue claim+complete, 8 processes, synchronous=FULL",
+            "jobs/s",
+            q,
+            3000.0,
+            "anchor",
+        ));
+    }
+    if want("dispatch") {
+        let d = measure(sizes.runs, || dispatch_rate(&bins, sizes.dispatch_jobs))?;
+        rows.push(Row::rate(
+            "driver dispatch, child exits at once, concurrency 8",
+            "jobs/s",
+            d,
+            200.0,
+            "goal",
+        ));
+    }
+    if want("enqueue") {
+        let e = measure(sizes.runs, || enqueue_time(&bins, sizes.enqueue_names))?;
+        rows.push(Row::time(
+            &format!("importctl enqueue - with {} names", sizes.enqueue_names),
+            e,
+            2.0,
+            "goal",
+        ));
+    }
+    if want("poll") {
+        rows.extend(poll::poll_rows(&bins, sizes.runs, sizes.poll_publications)?);
+    }
+    if want("fixtures") {
+        rows.extend(import::fixture_rows(&bins, sizes.runs)?);
+    }
+    if want("coreutils") {
+        rows.extend(import::coreutils_rows(&bins, sizes.runs)?);
+    }
+    if want("noop") {
+        rows.extend(import::noop_rows(&bins, sizes.noop_runs)?);
+    }
+    if want("refonly") {
+        rows.extend(import::ref_only_rows(&bins, sizes.ref_only_runs)?);
+    }
 
     println!();
     println!(
