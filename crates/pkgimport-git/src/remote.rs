@@ -124,6 +124,27 @@ pub fn ensure_local_bare_remote(options: &GitOptions, url: &str) -> Result<bool,
 }
 
 impl GitDir {
+    /// Fetch every branch and tag of the remote into this repository under the same names
+    /// (forced: the remote is the truth and this repository only mirrors it). Used when this
+    /// repository lacks commits that the audit says the remote has: a work repository that
+    /// was deleted, or one on a host that did not import the package's earlier versions.
+    pub fn fetch_all(&self, url: &str) -> Result<(), Error> {
+        check_url(url)?;
+        let inv = Invocation::new(
+            Some(self.path()),
+            &["fetch", "--quiet", "--no-write-fetch-head", "--no-tags"],
+        )
+        .network()
+        .arg(url)
+        .arg("+refs/heads/*:refs/heads/*")
+        .arg("+refs/tags/*:refs/tags/*");
+        let out = network_run(self.options(), url, inv)?;
+        if !out.status.success() {
+            return Err(classify_failure(url, "fetch", &out));
+        }
+        Ok(())
+    }
+
     /// Push every update in one atomic compare-and-swap (see the module documentation).
     ///
     /// Succeeds only if every ref now has its new value on the remote; refs that already

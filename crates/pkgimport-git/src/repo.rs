@@ -110,6 +110,33 @@ impl GitDir {
         }
     }
 
+    /// The commits of `oids` that this repository does not have (one `cat-file
+    /// --batch-check`).
+    pub fn missing_commits(&self, oids: &[Oid]) -> Result<Vec<Oid>, Error> {
+        if oids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let input: String = oids.iter().map(|o| format!("{o}\n")).collect();
+        let out = self.run(
+            Invocation::new(
+                Some(&self.path),
+                &["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+            )
+            .stdin(input.into_bytes()),
+        )?;
+        if !out.status.success() {
+            return Err(Error::failed("cat-file", out.status, &out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut missing = Vec::new();
+        for (oid, line) in oids.iter().zip(text.lines()) {
+            if !line.ends_with(" commit") {
+                missing.push(*oid);
+            }
+        }
+        Ok(missing)
+    }
+
     /// Every ref whose full name starts with `prefix` (a plain string prefix, e.g.
     /// `refs/heads/importer/` or `refs/`), with its unpeeled value.
     pub fn list_refs(&self, prefix: &str) -> Result<BTreeMap<String, Oid>, Error> {

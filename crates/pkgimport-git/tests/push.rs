@@ -355,3 +355,20 @@ fn an_empty_directory_counts_as_a_missing_local_remote() {
     let reopened = GitDir::open_or_init(&relative, options).unwrap();
     assert_eq!(reopened.read_ref(SID).unwrap(), Some(f.a));
 }
+
+#[test]
+fn an_empty_work_repository_fetches_what_the_remote_has() {
+    let f = fixture();
+    ensure_local_bare_remote(&GitOptions::default(), &f.url).unwrap();
+    f.work
+        .push_atomic(&f.url, &[update(SID, f.b, None), update(TAG_A, f.a, None)])
+        .unwrap();
+    let other = repo(&f._tmp.path().join("other-host/hello.git"));
+    assert_eq!(other.missing_commits(&[f.a, f.b]).unwrap(), vec![f.a, f.b]);
+    other.fetch_all(&f.url).unwrap();
+    assert!(other.missing_commits(&[f.a, f.b]).unwrap().is_empty());
+    // c was never pushed: still missing, and reported as such.
+    assert_eq!(other.missing_commits(&[f.c]).unwrap(), vec![f.c]);
+    assert_eq!(other.read_ref(SID).unwrap(), Some(f.b));
+    assert_eq!(other.read_ref(TAG_A).unwrap(), Some(f.a));
+}

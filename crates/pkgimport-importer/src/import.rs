@@ -157,6 +157,7 @@ impl Importer<'_> {
 
         let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
             .map_err(git_error)?;
+        self.ensure_history(package, &repo, &audit.versions)?;
         let mut versions = audit.versions.clone();
         let mut new_versions: BTreeMap<String, String> = BTreeMap::new();
         // Pass 1: fetch what is missing, so a download failure happens before any git work.
@@ -286,6 +287,41 @@ impl Importer<'_> {
             started.elapsed().as_secs_f64()
         );
         Ok(summary)
+    }
+
+    /// Makes sure the work repository holds every commit the audit records, fetching the
+    /// remote when it does not: new commits name them as parents and ref updates point at
+    /// them. The work repository is a cache: it may have been deleted, or (with a shared
+    /// database) the earlier versions were imported on another host.
+    fn ensure_history(
+        &self,
+        package: &PackageName,
+        repo: &GitDir,
+        versions: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let commits: Vec<Oid> = versions.values().map(|h| oid(h)).collect::<Result<_>>()?;
+        if repo
+            .missing_commits(&commits)
+            .map_err(git_error)?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let url = self.remote_url(package);
+        log::info!(
+            "package={package} the work repository lacks imported commits; fetching {}",
+            pkgimport_git::redact_userinfo(&url)
+        );
+        repo.fetch_all(&url).map_err(git_error)?;
+        let missing = repo.missing_commits(&commits).map_err(git_error)?;
+        if let Some(first) = missing.first() {
+            return Err(ImportError::RemoteDiverged(format!(
+                "the remote lacks {} commit(s) that the audit records, e.g. {first}; \
+                 see importctl verify {package}",
+                missing.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes the git lock files a killed run left in the package's repositories, which
