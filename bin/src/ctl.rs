@@ -131,6 +131,20 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Copy the SQLite state database into an empty PostgreSQL database; stop the driver
+    /// and the timers first (docs/operations.md, "Moving to PostgreSQL")
+    #[command(
+        after_help = "Exit codes: 0 copied; 65 the target has rows; 69 the target is \
+                      unreachable; 73 the driver or poll-uploads runs; 78 no state database, \
+                      or an unusable URL (wrong scheme, unknown database, refused login)."
+    )]
+    MigrateDb {
+        /// The target, postgres://USER[:PASSWORD]@HOST[:PORT]/DB: an empty database (its
+        /// schema is created); `-` reads it from stdin, out of sight of `ps`. The state
+        /// database read is <state_dir>/state.db, whatever database.url says
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -163,6 +177,9 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
     }
     if let Command::Check { warning, critical } = command {
         return check(config, &warning, &critical, out);
+    }
+    if let Command::MigrateDb { to } = &command {
+        return migrate_db(config, to, out);
     }
     let state_dir = config.state_dir();
     let mut store = crate::open_store(config)?;
@@ -469,7 +486,58 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             Ok(Exit::Ok)
         }
         Command::Config { .. } => unreachable!("handled above"),
+        Command::MigrateDb { .. } => unreachable!("handled above"),
     }
+}
+
+/// `migrate-db`: copies `<state_dir>/state.db` into the empty PostgreSQL database `to` (see
+/// `pkgimport_jobq::migrate`) and prints the rows copied per table. The target's URL is only
+/// ever shown redacted. Exit 65 when the target has rows: the input is wrong for this
+/// command and trying again will not change that, while 1 would say nothing more than
+/// "failed".
+fn migrate_db(config: &Config, to: &str, out: &mut dyn Write) -> Result<Exit, Failure> {
+    use pkgimport_jobq::migrate::{self, MigrateError as E};
+    let state_dir = config.state_dir();
+    let mut line = String::new();
+    let to = match to {
+        "-" => {
+            io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the target URL from stdin")?;
+            line.trim()
+        }
+        url => url,
+    };
+    let summary = migrate::copy_to_postgres(&state_dir, to).map_err(|e| {
+        let exit = match &e {
+            E::NoSource { .. } | E::BadTarget(_) => Exit::Config,
+            E::Running { .. } => Exit::Locked,
+            E::TargetNotEmpty { .. } => Exit::DataErr,
+            E::Unavailable(_) => Exit::Unavailable,
+            E::Store(s) if s.is_transient() => Exit::TempFail,
+            E::Store(_) => Exit::Failure,
+        };
+        let context = format!("migrating the state database of {}", state_dir.display());
+        Failure::new(exit, anyhow::Error::new(e).context(context))
+    })?;
+    writeln!(
+        out,
+        "copied {} into {} in {:.1}s",
+        summary.source.display(),
+        summary.target,
+        summary.elapsed.as_secs_f64()
+    )?;
+    for t in &summary.tables {
+        writeln!(out, "  {:<22} {:>10}", t.table, t.rows)?;
+    }
+    writeln!(out, "  {:<22} {:>10}", "total", summary.total_rows())?;
+    writeln!(
+        out,
+        "next: set database.url (env PKGIMPORT_DATABASE_URL) to the --to URL, then start the \
+         driver and the timers"
+    )?;
+    Ok(Exit::Ok)
 }
 
 fn config_command(

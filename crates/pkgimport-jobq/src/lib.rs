@@ -11,6 +11,7 @@ pub mod audit;
 mod breaker;
 mod db;
 pub mod lock;
+pub mod migrate;
 mod migrations;
 mod model;
 pub mod monitor;
