@@ -353,6 +353,14 @@ impl Importer<'_> {
                 self.store.audit_drop_staged(package)?;
                 "dropped the staged audit of an interrupted run"
             }
+            Recovery::FinishPush if self.staged_commits_lost(package, &audit.staged.refs)? => {
+                // The push is atomic, so a remote without these commits never got it: nothing
+                // was published, and this run imports the versions afresh.
+                self.store.audit_abort_push(package)?;
+                self.store.audit_drop_staged(package)?;
+                "dropped an interrupted push whose commits are neither in this work repository \
+                 nor on the remote (the run was on another host)"
+            }
             Recovery::FinishPush => {
                 self.push_and_commit(package, None, &audit.staged.refs)?;
                 "finished an interrupted push"
@@ -364,6 +372,23 @@ impl Importer<'_> {
         };
         log::warn!("package={package} {what} (was {})", audit.phase);
         Ok(Some(what.to_owned()))
+    }
+
+    /// Whether the commits of an interrupted push are gone: missing from the work
+    /// repository (which then fetches the remote) and from the remote. That happens when the
+    /// run was on another host that shares the database, and its work repository went with
+    /// it.
+    fn staged_commits_lost(&self, package: &PackageName, refs: &[StagedRef]) -> Result<bool> {
+        let commits: Vec<Oid> = refs.iter().map(|r| oid(&r.new)).collect::<Result<_>>()?;
+        let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
+            .map_err(git_error)?;
+        if repo.missing_commits(&commits).map_err(git_error)?.is_empty() {
+            return Ok(false);
+        }
+        let url = self.remote_url(package);
+        pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
+        repo.fetch_all(&url).map_err(git_error)?;
+        Ok(!repo.missing_commits(&commits).map_err(git_error)?.is_empty())
     }
 
     /// The critical section and what follows: push, commit the audit, clean up, unmark.
