@@ -52,12 +52,14 @@ const REMOTE_SAMPLE: usize = 100;
 /// Enough for every run of the largest sweep.
 const ALL_RUNS: u64 = 10_000_000;
 
-const USAGE: &str = "usage: cargo xtask sweep [--sizes N,N,...] [--versions V] [--quick]";
+const USAGE: &str =
+    "usage: cargo xtask sweep [--sizes N,N,...] [--versions V] [--concurrency C] [--quick]";
 
 /// What to sweep.
 struct Options {
     sizes: Vec<u32>,
     versions: u32,
+    concurrency: u32,
 }
 
 impl Options {
@@ -65,6 +67,7 @@ impl Options {
         let mut options = Options {
             sizes: vec![1_000, 10_000, 30_000],
             versions: 1,
+            concurrency: CONCURRENCY,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -80,12 +83,15 @@ impl Options {
                 "--versions" => {
                     options.versions = args.next().context(USAGE)?.parse().context(USAGE)?;
                 }
+                "--concurrency" => {
+                    options.concurrency = args.next().context(USAGE)?.parse().context(USAGE)?;
+                }
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
         ensure!(
-            options.sizes.iter().all(|n| *n > 0) && options.versions > 0,
-            "sizes and versions must be positive"
+            options.sizes.iter().all(|n| *n > 0) && options.versions > 0 && options.concurrency > 0,
+            "sizes, versions and concurrency must be positive"
         );
         Ok(options)
     }
@@ -98,15 +104,15 @@ pub(crate) fn sweep(args: &[String]) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &n in &options.sizes {
         let started = Instant::now();
-        let result =
-            measure_size(&bins, n, options.versions).with_context(|| format!("sweep at N={n}"))?;
+        let result = measure_size(&bins, n, options.versions, options.concurrency)
+            .with_context(|| format!("sweep at N={n}"))?;
         eprintln!(
             "sweep: N={n} done in {:.0} s",
             started.elapsed().as_secs_f64()
         );
         results.push(result);
     }
-    print_table(&results, options.versions);
+    print_table(&results, options.versions, options.concurrency);
     Ok(())
 }
 
@@ -136,8 +142,14 @@ impl Step {
     }
 }
 
-fn measure_size(bins: &Bins, packages: u32, versions: u32) -> anyhow::Result<SizeResult> {
-    let setup = Setup::new(bins, packages, versions)?;
+fn measure_size(
+    bins: &Bins,
+    packages: u32,
+    versions: u32,
+    concurrency: u32,
+) -> anyhow::Result<SizeResult> {
+    let mut setup = Setup::new(bins, packages, versions)?;
+    setup.concurrency = concurrency;
 
     eprintln!("sweep: N={packages}: importing everything from empty...");
     let from_empty = setup.step(bins, true, packages * versions)?;
@@ -169,6 +181,8 @@ pub(crate) struct Setup {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) config: PathBuf,
     pub(crate) state: PathBuf,
+    /// The driver's `--concurrency`.
+    pub(crate) concurrency: u32,
 }
 
 impl Setup {
@@ -194,6 +208,7 @@ impl Setup {
             dir,
             config,
             state,
+            concurrency: CONCURRENCY,
         })
     }
 
@@ -208,14 +223,14 @@ impl Setup {
         cmd
     }
 
-    /// `driver --concurrency 4` on this setup, its stderr appended to `driver.log`.
+    /// `driver --concurrency C` on this setup, its stderr appended to `driver.log`.
     pub(crate) fn driver_command(&self, bins: &Bins) -> anyhow::Result<Command> {
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.driver_log())?;
         let mut cmd = self.command(&bins.driver);
-        cmd.args(["--concurrency", &CONCURRENCY.to_string()])
+        cmd.args(["--concurrency", &self.concurrency.to_string()])
             .stderr(log);
         Ok(cmd)
     }
@@ -555,11 +570,11 @@ pub(crate) fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn print_table(results: &[SizeResult], versions: u32) {
+fn print_table(results: &[SizeResult], versions: u32, concurrency: u32) {
     println!();
     println!(
         "scale sweep: lp-sim --synthetic N --series {SERIES} --versions {versions}; \
-         poll-uploads, then driver --exit-when-idle --concurrency {CONCURRENCY}"
+         poll-uploads, then driver --exit-when-idle --concurrency {concurrency}"
     );
     println!(
         "{:>7}  {:<10} {:>7} {:>9} {:>9} {:>8} {:>10} {:>11} {:>10} {:>8} {:>10} {:>7} {:>8}",

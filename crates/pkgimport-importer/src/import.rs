@@ -157,7 +157,6 @@ impl Importer<'_> {
 
         let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
             .map_err(git_error)?;
-        self.ensure_history(package, &repo, &audit.versions)?;
         let mut versions = audit.versions.clone();
         let mut new_versions: BTreeMap<String, String> = BTreeMap::new();
         // Pass 1: fetch what is missing, so a download failure happens before any git work.
@@ -168,6 +167,11 @@ impl Importer<'_> {
             if !versions.contains_key(v) && planned.insert(v) {
                 to_build.push(p);
             }
+        }
+        if !to_build.is_empty() {
+            // New commits name earlier ones as parents. (A ref-only run finds out more
+            // cheaply, when its ref update fails; see below.)
+            self.ensure_history(package, &repo, &audit.versions)?;
         }
         let mut sources = Vec::new();
         for p in &to_build {
@@ -266,7 +270,14 @@ impl Importer<'_> {
             .map(|r| Ok((r.name.clone(), oid(&r.new)?)))
             .collect::<Result<_>>()?;
         let local_refs: Vec<(&str, Oid)> = local.iter().map(|(n, o)| (n.as_str(), *o)).collect();
-        repo.update_refs(&local_refs).map_err(git_error)?;
+        if let Err(e) = repo.update_refs(&local_refs) {
+            // A ref-only run in a work repository that lacks the commit: fetch, then again.
+            if to_build.is_empty() && self.ensure_history(package, &repo, &audit.versions)? {
+                repo.update_refs(&local_refs).map_err(git_error)?;
+            } else {
+                return Err(git_error(e));
+            }
+        }
 
         let staged = StagedAudit {
             refs,
@@ -292,20 +303,21 @@ impl Importer<'_> {
     /// Makes sure the work repository holds every commit the audit records, fetching the
     /// remote when it does not: new commits name them as parents and ref updates point at
     /// them. The work repository is a cache: it may have been deleted, or (with a shared
-    /// database) the earlier versions were imported on another host.
+    /// database) the earlier versions were imported on another host. Returns whether it
+    /// fetched.
     fn ensure_history(
         &self,
         package: &PackageName,
         repo: &GitDir,
         versions: &BTreeMap<String, String>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let commits: Vec<Oid> = versions.values().map(|h| oid(h)).collect::<Result<_>>()?;
         if repo
             .missing_commits(&commits)
             .map_err(git_error)?
             .is_empty()
         {
-            return Ok(());
+            return Ok(false);
         }
         let url = self.remote_url(package);
         log::info!(
@@ -321,7 +333,7 @@ impl Importer<'_> {
                 missing.len()
             )));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Deletes the git lock files a killed run left in the package's repositories, which
@@ -382,13 +394,20 @@ impl Importer<'_> {
         let commits: Vec<Oid> = refs.iter().map(|r| oid(&r.new)).collect::<Result<_>>()?;
         let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
             .map_err(git_error)?;
-        if repo.missing_commits(&commits).map_err(git_error)?.is_empty() {
+        if repo
+            .missing_commits(&commits)
+            .map_err(git_error)?
+            .is_empty()
+        {
             return Ok(false);
         }
         let url = self.remote_url(package);
         pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
         repo.fetch_all(&url).map_err(git_error)?;
-        Ok(!repo.missing_commits(&commits).map_err(git_error)?.is_empty())
+        Ok(!repo
+            .missing_commits(&commits)
+            .map_err(git_error)?
+            .is_empty())
     }
 
     /// The critical section and what follows: push, commit the audit, clean up, unmark.
