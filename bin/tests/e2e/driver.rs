@@ -5,9 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::util::*;
 
-#[test]
-fn concurrency_bound_is_never_exceeded() {
-    let env = TestEnv::new();
+both_backends!(concurrency_bound_is_never_exceeded);
+fn concurrency_bound_is_never_exceeded(env: &TestEnv) {
     env.behave("default", "sleep 0.3");
     let packages: Vec<String> = (0..12).map(|i| format!("pkg{i:02}")).collect();
     let names: Vec<&str> = packages.iter().map(String::as_str).collect();
@@ -29,9 +28,8 @@ fn concurrency_bound_is_never_exceeded() {
     assert_eq!(env.ctl_json(&["status"])["queued"], 0);
 }
 
-#[test]
-fn priority_order_is_followed() {
-    let env = TestEnv::new();
+both_backends!(priority_order_is_followed);
+fn priority_order_is_followed(env: &TestEnv) {
     env.enqueue("rescan", &["r1"]);
     env.enqueue("retry", &["t1"]);
     env.enqueue("upload", &["u1", "u2"]);
@@ -41,9 +39,8 @@ fn priority_order_is_followed() {
     assert_eq!(env.starts(), ["m1", "n75", "u1", "u2", "t1", "r1"]);
 }
 
-#[test]
-fn duplicate_enqueue_gives_one_job() {
-    let env = TestEnv::new();
+both_backends!(duplicate_enqueue_gives_one_job);
+fn duplicate_enqueue_gives_one_job(env: &TestEnv) {
     env.enqueue("rescan", &["hello", "hello"]);
     env.enqueue("manual", &["hello"]);
     let queue = env.ctl_json(&["queue"]);
@@ -53,9 +50,8 @@ fn duplicate_enqueue_gives_one_job() {
     assert_eq!(env.starts(), ["hello"]);
 }
 
-#[test]
-fn timeout_kills_the_whole_process_group() {
-    let env = TestEnv::new();
+both_backends!(timeout_kills_the_whole_process_group);
+fn timeout_kills_the_whole_process_group(env: &TestEnv) {
     env.config("run_timeout = \"1s\"");
     // The import starts a grandchild and waits on it: both must die.
     env.behave("slow", "sleep 1000 & echo $! > \"$here/grandchild\"; wait");
@@ -76,9 +72,8 @@ fn timeout_kills_the_whole_process_group() {
     assert_eq!(env.outcomes()["slow"], ["timeout"]);
 }
 
-#[test]
-fn a_crash_is_recorded_as_died() {
-    let env = TestEnv::new();
+both_backends!(a_crash_is_recorded_as_died);
+fn a_crash_is_recorded_as_died(env: &TestEnv) {
     env.behave("crashy", "echo 'error: about to crash' >&2; kill -SEGV $$");
     env.enqueue("upload", &["crashy", "fine"]);
     env.drive(&[]);
@@ -94,9 +89,8 @@ fn a_crash_is_recorded_as_died() {
     assert_eq!(env.outcomes()["fine"], ["success"]);
 }
 
-#[test]
-fn exit_codes_65_and_75_record_failures_with_signatures() {
-    let env = TestEnv::new();
+both_backends!(exit_codes_65_and_75_record_failures_with_signatures);
+fn exit_codes_65_and_75_record_failures_with_signatures(env: &TestEnv) {
     env.behave(
         "bad",
         "echo 'error: checksum mismatch for /var/cache/x_1.2.tar.gz' >&2; exit 65",
@@ -134,9 +128,8 @@ fn exit_codes_65_and_75_record_failures_with_signatures() {
     assert_eq!(env.ctl_json(&["status"])["failed"], 1, "only flaky is left");
 }
 
-#[test]
-fn codes_69_and_73_requeue_without_a_failure() {
-    let env = TestEnv::new();
+both_backends!(codes_69_and_73_requeue_without_a_failure);
+fn codes_69_and_73_requeue_without_a_failure(env: &TestEnv) {
     env.config("locked_retry_delay = \"100ms\"\nunavailable_retry_delay = \"100ms\"");
     // Each fails once with its code, then succeeds.
     for (pkg, code) in [("upstream", 69), ("locked", 73)] {
@@ -161,9 +154,8 @@ fn codes_69_and_73_requeue_without_a_failure() {
     );
 }
 
-#[test]
-fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing() {
-    let env = TestEnv::new();
+both_backends!(sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing);
+fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing(env: &TestEnv) {
     // Runs of the first driver take long, so that its orphans are certainly still running
     // when the second driver recovers (a finished orphan would rightly run again); the
     // second driver's runs are quick.
@@ -231,7 +223,7 @@ fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing() {
 #[test]
 fn a_second_driver_is_refused() {
     let env = TestEnv::new();
-    let mut first = env.spawn_driver(&[]);
+    let first = env.spawn_driver(&[]);
     wait_for(20, "the first driver's heartbeat", || {
         !env.ctl_json(&["status"])["driver"].is_null()
     });
@@ -239,22 +231,39 @@ fn a_second_driver_is_refused() {
     assert_eq!(second.status.code(), Some(73), "{}", dump(&second));
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(err.contains("another driver is running"), "{err}");
-    signal(&first, "TERM");
-    assert!(first.wait().unwrap().success());
+    let out = stop(first, "TERM", 20);
+    assert!(out.status.success(), "{}", dump(&out));
 }
 
-#[test]
-fn sigterm_drains_then_kills_and_requeues() {
-    let env = TestEnv::new();
+both_backends!(issue_9_an_idle_driver_stops_at_once_on_sigterm);
+/// With nothing to do, the driver still notices SIGTERM within a poll interval or so: on
+/// PostgreSQL it blocks waiting for a NOTIFY while idle, which must not hide the signal.
+fn issue_9_an_idle_driver_stops_at_once_on_sigterm(env: &TestEnv) {
+    let driver = env.spawn_driver(&[]);
+    wait_for(20, "the driver's heartbeat", || {
+        !env.ctl_json(&["status"])["driver"].is_null()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    let out = stop(driver, "TERM", 10);
+    assert!(out.status.success(), "{}", dump(&out));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "stopped {:?} after SIGTERM",
+        signalled.elapsed()
+    );
+}
+
+both_backends!(sigterm_drains_then_kills_and_requeues);
+fn sigterm_drains_then_kills_and_requeues(env: &TestEnv) {
     env.config("drain_timeout = \"500ms\"");
     env.behave("quick", "sleep 0.3");
     env.behave("stuck", "sleep 1000 & echo $! > \"$here/grandchild\"; wait");
     env.enqueue("upload", &["stuck", "quick"]);
-    let mut driver = env.spawn_driver(&["--concurrency", "2"]);
+    let driver = env.spawn_driver(&["--concurrency", "2"]);
     wait_for(20, "both imports to start", || env.starts().len() == 2);
-    signal(&driver, "TERM");
-    let status = driver.wait().unwrap();
-    assert!(status.success(), "driver exit {status:?}");
+    let out = stop(driver, "TERM", 20);
+    assert!(out.status.success(), "{}", dump(&out));
     let outcomes = env.outcomes();
     assert_eq!(
         outcomes["quick"],
@@ -281,13 +290,12 @@ fn sigterm_drains_then_kills_and_requeues() {
     );
 }
 
-#[test]
-fn pause_lets_running_imports_finish_and_claims_nothing_new() {
-    let env = TestEnv::new();
+both_backends!(pause_lets_running_imports_finish_and_claims_nothing_new);
+fn pause_lets_running_imports_finish_and_claims_nothing_new(env: &TestEnv) {
     env.behave("first", "sleep 1");
     env.enqueue("manual", &["first"]);
     env.enqueue("upload", &["second"]);
-    let mut driver = env.spawn_driver(&["--concurrency", "1"]);
+    let driver = env.spawn_driver(&["--concurrency", "1"]);
     wait_for(20, "the first import to start", || {
         env.starts() == ["first"]
     });
@@ -306,13 +314,12 @@ fn pause_lets_running_imports_finish_and_claims_nothing_new() {
             .get("second")
             .is_some_and(|o| o == &["success"])
     });
-    signal(&driver, "INT");
-    assert!(driver.wait().unwrap().success());
+    let out = stop(driver, "INT", 20);
+    assert!(out.status.success(), "{}", dump(&out));
 }
 
-#[test]
-fn exit_when_idle_exits_at_once_when_paused() {
-    let env = TestEnv::new();
+both_backends!(exit_when_idle_exits_at_once_when_paused);
+fn exit_when_idle_exits_at_once_when_paused(env: &TestEnv) {
     env.enqueue("upload", &["hello"]);
     env.ctl_ok(&["pause"]);
     env.drive(&[]);

@@ -31,14 +31,13 @@ fn time_of(v: &serde_json::Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+both_backends!(a_launchpad_outage_records_no_failure_and_resumes_at_once);
 /// The seed's outage, automated: Launchpad goes down in the middle of a run of 240 real
 /// imports at concurrency 8, then comes back. Nothing may be recorded as failed, everything
 /// must be imported, the driver must stop hammering Launchpad while it is down, and it must
 /// resume as soon as Launchpad is back.
-#[test]
-fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
+fn a_launchpad_outage_records_no_failure_and_resumes_at_once(env: &TestEnv) {
     const PACKAGES: u64 = 240;
-    let env = TestEnv::new();
     let sim = env.start_synthetic_sim(PACKAGES as u32, 2);
     env.use_real_importer();
     env.config_sections(
@@ -60,9 +59,7 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
             .filter(|r| r["outcome"] == "success")
             .count()
     };
-    wait_for(120, "40 imports before the outage", || {
-        successes(&env) >= 40
-    });
+    wait_for(120, "40 imports before the outage", || successes(env) >= 40);
 
     let down_at = Utc::now();
     sim.set_faults(faults(FaultMode::Down)).unwrap();
@@ -76,8 +73,7 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
         st["queued"] == 0 && st["running"] == 0
     });
     let drained_after = up_instant.elapsed();
-    signal(&driver, "TERM");
-    let driver_out = driver.wait_with_output().unwrap();
+    let driver_out = stop(driver, "TERM", 30);
     assert!(
         driver_out.status.success(),
         "{}",
@@ -88,7 +84,7 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
     // No spurious failure, and every package imported.
     let failures = env.ctl_json(&["failures", "--all"]);
     assert_eq!(failures.as_array().unwrap().len(), 0, "{failures}");
-    let runs = runs(&env);
+    let runs = runs(env);
     let mut imported: Vec<&str> = runs
         .iter()
         .filter(|r| r["outcome"] == "success")
@@ -160,9 +156,8 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once() {
     }
 }
 
-#[test]
-fn a_poison_package_needs_attention_after_five_attempts_and_never_opens_the_breaker() {
-    let env = TestEnv::new();
+both_backends!(a_poison_package_needs_attention_after_five_attempts_and_never_opens_the_breaker);
+fn a_poison_package_needs_attention_after_five_attempts_and_never_opens_the_breaker(env: &TestEnv) {
     env.config_sections(
         "",
         "[retry]\ncooldown_base = \"1ms\"\ncooldown_cap = \"1ms\"\n",
@@ -175,7 +170,7 @@ fn a_poison_package_needs_attention_after_five_attempts_and_never_opens_the_brea
         assert!(out.status.success(), "{}", dump(&out));
         std::thread::sleep(Duration::from_millis(5));
     }
-    let runs = runs(&env);
+    let runs = runs(env);
     assert_eq!(runs.len(), 5, "exactly max_consecutive attempts");
     let f = &env.ctl_json(&["failures", "--all"])[0];
     assert_eq!(
@@ -194,12 +189,11 @@ fn a_poison_package_needs_attention_after_five_attempts_and_never_opens_the_brea
     // A human retry clears the mark and runs it once more.
     env.ctl_ok(&["retry", "poison"]);
     env.drive(&[]);
-    assert_eq!(self::runs(&env).len(), 6);
+    assert_eq!(self::runs(env).len(), 6);
 }
 
-#[test]
-fn retry_failures_waits_for_the_cooldown_and_never_requeues_permanent_failures() {
-    let env = TestEnv::new();
+both_backends!(retry_failures_waits_for_the_cooldown_and_never_requeues_permanent_failures);
+fn retry_failures_waits_for_the_cooldown_and_never_requeues_permanent_failures(env: &TestEnv) {
     env.config_sections("", "[retry]\ncooldown_base = \"1h\"\n");
     env.behave(
         "flaky",
@@ -235,9 +229,8 @@ fn retry_failures_waits_for_the_cooldown_and_never_requeues_permanent_failures()
     assert_eq!(queue[0]["priority"], 30);
 }
 
-#[test]
-fn failures_group_by_signature_and_a_group_retries_in_one_command() {
-    let env = TestEnv::new();
+both_backends!(failures_group_by_signature_and_a_group_retries_in_one_command);
+fn failures_group_by_signature_and_a_group_retries_in_one_command(env: &TestEnv) {
     for (pkg, line, code) in [
         (
             "a1",
@@ -292,9 +285,8 @@ fn failures_group_by_signature_and_a_group_retries_in_one_command() {
     assert_eq!(env.ctl_json(&["queue"]).as_array().unwrap().len(), 5);
 }
 
-#[test]
-fn five_unavailable_imports_open_the_breaker_and_an_operator_can_close_it() {
-    let env = TestEnv::new();
+both_backends!(five_unavailable_imports_open_the_breaker_and_an_operator_can_close_it);
+fn five_unavailable_imports_open_the_breaker_and_an_operator_can_close_it(env: &TestEnv) {
     env.config_sections(
         "unavailable_retry_delay = \"0s\"\n",
         "[breaker]\nopen_duration = \"1h\"\n",
@@ -303,7 +295,7 @@ fn five_unavailable_imports_open_the_breaker_and_an_operator_can_close_it() {
     let names: Vec<String> = (0..6).map(|i| format!("p{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     env.enqueue("upload", &refs);
-    let mut driver = env.spawn_driver(&["--concurrency", "2"]);
+    let driver = env.spawn_driver(&["--concurrency", "2"]);
     wait_for(30, "the breaker to open", || {
         env.ctl_json(&["status"])["breaker"] == "open"
     });
@@ -332,6 +324,6 @@ fn five_unavailable_imports_open_the_breaker_and_an_operator_can_close_it() {
     wait_for(30, "the queue to drain after the reset", || {
         env.ctl_json(&["status"])["queued"] == 0
     });
-    signal(&driver, "TERM");
-    assert!(driver.wait().unwrap().success());
+    let out = stop(driver, "TERM", 20);
+    assert!(out.status.success(), "{}", dump(&out));
 }

@@ -24,13 +24,9 @@ fn all_refs(env: &TestEnv) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect()
 }
 
-fn store(env: &TestEnv) -> pkgimport_jobq::Store {
-    pkgimport_jobq::Store::open(&env.state()).unwrap()
-}
-
 /// The committed audit of a package equals its remote, and nothing is left in flight.
 fn assert_consistent(env: &TestEnv, package: &str) {
-    let mut s = store(env);
+    let mut s = env.store();
     let name = pkgimport_core::PackageName::parse(package).unwrap();
     let audit = s.audit(&name).unwrap();
     assert_eq!(
@@ -46,11 +42,13 @@ fn assert_consistent(env: &TestEnv, package: &str) {
     assert!(s.packages_in_flight().unwrap().is_empty());
 }
 
-#[test]
-fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directories() {
+both_backends!(the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directories);
+fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directories(
+    first: &TestEnv,
+) {
+    let second = first.new_like();
     let mut results = Vec::new();
-    for _ in 0..2 {
-        let env = TestEnv::new();
+    for env in [first, &second] {
         let _sim = env.start_sim();
         env.use_real_importer();
         let out = env
@@ -67,9 +65,9 @@ fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directori
             env.ctl_ok(&["failures"])
         );
         for p in PACKAGES {
-            assert_consistent(&env, p);
+            assert_consistent(env, p);
         }
-        results.push(all_refs(&env));
+        results.push(all_refs(env));
     }
     assert_eq!(results[0], results[1], "imports are not deterministic");
     let hello = &results[0]["hello"];
@@ -104,11 +102,10 @@ fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directori
     );
 }
 
-#[test]
-fn commits_carry_the_changelog_and_the_changelog_parent() {
-    let env = TestEnv::new();
+both_backends!(commits_carry_the_changelog_and_the_changelog_parent);
+fn commits_carry_the_changelog_and_the_changelog_parent(env: &TestEnv) {
     let _sim = env.start_sim();
-    import_ok(&env, "hello");
+    import_ok(env, "hello");
     let git = env.state().join("remote/hello.git");
     let show = |rev: &str, format: &str| {
         let out = std::process::Command::new("git")
@@ -145,14 +142,13 @@ fn commits_carry_the_changelog_and_the_changelog_parent() {
     );
 }
 
-#[test]
-fn a_noop_rerun_asks_one_history_query_per_partition_and_nothing_else() {
-    let env = TestEnv::new();
+both_backends!(a_noop_rerun_asks_one_history_query_per_partition_and_nothing_else);
+fn a_noop_rerun_asks_one_history_query_per_partition_and_nothing_else(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(&env, "hello");
+    import_ok(env, "hello");
     let before = env.remote_refs("hello");
     sim.reset_stats();
-    let log = import_ok(&env, "hello");
+    let log = import_ok(env, "hello");
     assert!(log.contains("nothing to import"), "{log}");
     let stats = sim.stats();
     assert_eq!(
@@ -166,11 +162,10 @@ fn a_noop_rerun_asks_one_history_query_per_partition_and_nothing_else() {
     assert_eq!(env.remote_refs("hello"), before);
 }
 
-#[test]
-fn a_version_copied_to_a_new_series_is_a_ref_update_only() {
-    let env = TestEnv::new();
+both_backends!(a_version_copied_to_a_new_series_is_a_ref_update_only);
+fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(&env, "hello");
+    import_ok(env, "hello");
     let before = env.remote_refs("hello");
     sim.publish(&Publish {
         package: "hello".into(),
@@ -181,7 +176,7 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only() {
     })
     .unwrap();
     sim.reset_stats();
-    let log = import_ok(&env, "hello");
+    let log = import_ok(env, "hello");
     assert!(log.contains("versions_imported=0 refs_updated=1"), "{log}");
     let stats = sim.stats();
     assert_eq!(
@@ -195,14 +190,13 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only() {
         before["refs/tags/import/2.12.3-1"]
     );
     assert_eq!(after.len(), before.len() + 1);
-    assert_consistent(&env, "hello");
+    assert_consistent(env, "hello");
 }
 
-#[test]
-fn a_tampered_remote_is_detected_and_never_overwritten() {
-    let env = TestEnv::new();
+both_backends!(a_tampered_remote_is_detected_and_never_overwritten);
+fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(&env, "hello");
+    import_ok(env, "hello");
     let out = env.ctl(&["verify", "hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
 
@@ -247,20 +241,19 @@ fn a_tampered_remote_is_detected_and_never_overwritten() {
         dump(&out)
     );
     assert_eq!(env.remote_refs("hello"), tampered, "the remote was changed");
-    assert!(store(&env).packages_in_flight().unwrap().is_empty());
+    assert!(env.store().packages_in_flight().unwrap().is_empty());
 
     // A human resolves it; then imports flow again.
     env.ctl_ok(&["reset", "hello", "--restore"]);
     assert_eq!(env.ctl(&["verify", "hello"]).status.code(), Some(0));
-    import_ok(&env, "hello");
-    assert_consistent(&env, "hello");
+    import_ok(env, "hello");
+    assert_consistent(env, "hello");
 }
 
-#[test]
-fn adopting_the_remote_makes_the_audit_follow_it() {
-    let env = TestEnv::new();
+both_backends!(adopting_the_remote_makes_the_audit_follow_it);
+fn adopting_the_remote_makes_the_audit_follow_it(env: &TestEnv) {
     let _sim = env.start_sim();
-    import_ok(&env, "hello");
+    import_ok(env, "hello");
     let git = env.state().join("remote/hello.git");
     assert!(
         std::process::Command::new("git")
@@ -280,9 +273,8 @@ fn adopting_the_remote_makes_the_audit_follow_it() {
     assert_eq!(env.ctl(&["verify", "--all"]).status.code(), Some(0));
 }
 
-#[test]
-fn a_corrupt_download_exits_65_and_pushes_nothing() {
-    let env = TestEnv::new();
+both_backends!(a_corrupt_download_exits_65_and_pushes_nothing);
+fn a_corrupt_download_exits_65_and_pushes_nothing(env: &TestEnv) {
     let _sim = env.start_sim_with(|archive| {
         // Same size, other bytes: Launchpad's metadata and the .dsc both disagree now.
         let f = archive.join("hello/hello_2.10.orig.tar.gz");
@@ -297,7 +289,7 @@ fn a_corrupt_download_exits_65_and_pushes_nothing() {
         !env.state().join("remote/hello.git").exists(),
         "something was pushed"
     );
-    assert!(store(&env).packages_in_flight().unwrap().is_empty());
+    assert!(env.store().packages_in_flight().unwrap().is_empty());
 }
 
 /// A `3.0 (native)` package whose tarball is given, with a real `.dsc`, added to the
@@ -324,9 +316,8 @@ fn changelog(name: &str, version: &str) -> Vec<u8> {
     format!("{name} ({version}) unstable; urgency=low\n\n  * Test.\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n").into_bytes()
 }
 
-#[test]
-fn hostile_tarballs_are_refused_and_nothing_is_written_outside() {
-    let env = TestEnv::new();
+both_backends!(hostile_tarballs_are_refused_and_nothing_is_written_outside);
+fn hostile_tarballs_are_refused_and_nothing_is_written_outside(env: &TestEnv) {
     let outside = env.root().join("outside");
     let _sim = env.start_sim_with(|archive| {
         let mut t = pkgimport_testkit::Tar::new();
@@ -385,15 +376,14 @@ fn hostile_tarballs_are_refused_and_nothing_is_written_outside() {
     assert!(!env.state().join("remote/abslink.git").exists());
 }
 
-#[test]
-fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result() {
-    let reference = TestEnv::new();
+both_backends!(a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result);
+fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result(reference: &TestEnv) {
     let _sim = reference.start_sim();
-    import_ok(&reference, "hello");
+    import_ok(reference, "hello");
     let expected = reference.remote_refs("hello");
 
     for point in pkgimport_importer::import::FAULT_POINTS {
-        let env = TestEnv::new();
+        let env = reference.new_like();
         let _sim = env.start_sim();
         let out = env
             .cmd("import-one")
@@ -438,17 +428,20 @@ fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result() {
     }
 }
 
-#[test]
-fn a_held_package_lock_gives_73() {
-    let env = TestEnv::new();
+both_backends!(a_held_package_lock_gives_73);
+fn a_held_package_lock_gives_73(env: &TestEnv) {
     let _sim = env.start_sim();
+    // The package's exclusion as import-one takes it: the lock file on SQLite; on
+    // PostgreSQL the database's advisory lock, which must exclude every host, so it is
+    // taken from another host's state directory.
+    let other_host = env.database_url().map(|_| env.another_host());
+    let holder = other_host.as_ref().unwrap_or(env);
     let name = pkgimport_core::PackageName::parse("hello").unwrap();
-    let _held = pkgimport_jobq::lock::try_lock(
-        &env.state(),
-        pkgimport_jobq::lock::LockName::Package(&name),
-    )
-    .unwrap()
-    .unwrap();
+    let _held = holder
+        .store()
+        .lock_package(&holder.state(), &name)
+        .unwrap()
+        .unwrap();
     let out = env.import_one("hello");
     assert_eq!(out.status.code(), Some(73), "{}", dump(&out));
     let out = env.import_one("../../etc/passwd");
@@ -529,9 +522,8 @@ fn a_file_shared_by_versions_is_downloaded_once() {
     );
 }
 
-#[test]
-fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing() {
-    let env = TestEnv::new();
+both_backends!(launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing);
+fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing(env: &TestEnv) {
     let sim = env.start_sim();
     sim.set_faults(pkgimport_lpsim::FaultSettings {
         mode: pkgimport_lpsim::FaultMode::Down,
@@ -561,6 +553,6 @@ fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing() {
     assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
     // The push is marked and waits: once the remote is back, the next run finishes it.
     env.config("");
-    import_ok(&env, "hello");
-    assert_consistent(&env, "hello");
+    import_ok(env, "hello");
+    assert_consistent(env, "hello");
 }

@@ -1,6 +1,12 @@
 //! `TestEnv`: a temporary state directory, a config file, a clean environment, and a
 //! stand-in for `import-one` whose behaviour each test sets per package.
 //!
+//! A `TestEnv` runs on SQLite in its state directory ([`TestEnv::new`]) or, when
+//! `PKGIMPORT_TEST_PG_URL` names a PostgreSQL server, on a fresh database of its own there
+//! ([`TestEnv::new_pg`]), created with `psql` and dropped at the end. Every binary it runs
+//! and the config file it writes name that database, so the binaries and the tests see the
+//! same state, whichever the backend.
+//!
 //! The stand-in is a shell script. For package P it runs the shell fragment in
 //! `behave/P` (or `behave/default`; none means exit 0), and appends `start P <ns> <pid>` and,
 //! on a normal exit, `end P <ns>` to `trace`, so tests can check order and overlap.
@@ -27,14 +33,53 @@ pub(crate) struct TestEnv {
     lp_root: std::sync::Mutex<Option<String>>,
     /// Run the real `import-one` rather than the stand-in.
     real_importer: std::sync::atomic::AtomicBool,
+    /// The PostgreSQL database of this test, if it runs on PostgreSQL; shared by the
+    /// environments that [`TestEnv::another_host`] makes.
+    pg: Option<std::sync::Arc<PgDatabase>>,
 }
 
 impl TestEnv {
+    /// A test environment on SQLite, in its state directory.
     pub(crate) fn new() -> TestEnv {
+        TestEnv::on_database(None)
+    }
+
+    /// A test environment on a fresh PostgreSQL database, or `None` when
+    /// `PKGIMPORT_TEST_PG_URL` is not set.
+    pub(crate) fn new_pg() -> Option<TestEnv> {
+        PgDatabase::create().map(|db| TestEnv::on_database(Some(std::sync::Arc::new(db))))
+    }
+
+    /// Another, fresh test environment on the same backend as this one.
+    pub(crate) fn new_like(&self) -> TestEnv {
+        match self.pg {
+            None => TestEnv::new(),
+            Some(_) => TestEnv::new_pg().expect("the server of the first environment"),
+        }
+    }
+
+    /// Another host of this environment's installation: a state directory of its own (its
+    /// work repositories, locks, logs and config file) on the same PostgreSQL database,
+    /// talking to the same simulator, with the same import command.
+    pub(crate) fn another_host(&self) -> TestEnv {
+        assert!(self.pg.is_some(), "hosts share a PostgreSQL database");
+        let env = TestEnv::on_database(self.pg.clone());
+        *env.lp_root.lock().unwrap() = self.lp_root.lock().unwrap().clone();
+        let real = self
+            .real_importer
+            .load(std::sync::atomic::Ordering::Relaxed);
+        env.real_importer
+            .store(real, std::sync::atomic::Ordering::Relaxed);
+        env.config("");
+        env
+    }
+
+    fn on_database(pg: Option<std::sync::Arc<PgDatabase>>) -> TestEnv {
         let env = TestEnv {
             dir: tempfile::tempdir().unwrap(),
             lp_root: Default::default(),
             real_importer: Default::default(),
+            pg,
         };
         std::fs::create_dir_all(env.root().join("behave")).unwrap();
         let script = env.root().join("import-stand-in");
@@ -53,6 +98,25 @@ impl TestEnv {
         self.root().join("state")
     }
 
+    /// "sqlite" or "postgresql", for messages.
+    pub(crate) fn backend(&self) -> &'static str {
+        match self.pg {
+            None => "sqlite",
+            Some(_) => "postgresql",
+        }
+    }
+
+    /// The `database.url` of this environment: `None` for SQLite in the state directory.
+    pub(crate) fn database_url(&self) -> Option<&str> {
+        self.pg.as_deref().map(PgDatabase::url)
+    }
+
+    /// Opens the state database that the binaries use, on either backend.
+    pub(crate) fn store(&self) -> pkgimport_jobq::Store {
+        pkgimport_jobq::Store::connect(&self.state(), self.database_url())
+            .unwrap_or_else(|e| panic!("{}: opening the store: {e}", self.backend()))
+    }
+
     /// Writes the config file: the stand-in as import command, fast polling, and `extra`
     /// (TOML lines for the `[driver]` section); then `[launchpad]` pointing at the
     /// simulator, if one runs, with fast retries.
@@ -62,9 +126,12 @@ impl TestEnv {
 
     /// Like [`TestEnv::config`], with more TOML appended after the `[launchpad]` section.
     pub(crate) fn config_sections(&self, driver_extra: &str, more: &str) {
-        let mut text = format!(
-            "state_dir = {:?}\n[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{driver_extra}\n",
-            self.state().display().to_string(),
+        let mut text = format!("state_dir = {:?}\n", self.state().display().to_string());
+        if let Some(url) = self.database_url() {
+            text.push_str(&format!("[database]\nurl = {url:?}\n"));
+        }
+        text.push_str(&format!(
+            "[driver]\nimport_command = {:?}\npoll_interval = \"50ms\"\n{driver_extra}\n",
             if self
                 .real_importer
                 .load(std::sync::atomic::Ordering::Relaxed)
@@ -73,7 +140,7 @@ impl TestEnv {
             } else {
                 self.root().join("import-stand-in").display().to_string()
             },
-        );
+        ));
         if let Some(root) = self.lp_root.lock().unwrap().as_ref() {
             text.push_str(&format!(
                 "[launchpad]\napi_root = {root:?}\ndistributions = [\"debian\"]\npage_size = 2\n\
@@ -91,17 +158,28 @@ impl TestEnv {
         self.start_sim_with(|_| {})
     }
 
-    /// Starts an in-process simulator serving a synthetic history of tiny packages.
+    /// Starts an in-process simulator serving a synthetic history of tiny packages, one
+    /// version each.
     pub(crate) fn start_synthetic_sim(
         &self,
         packages: u32,
         series: u16,
     ) -> pkgimport_lpsim::SimHandle {
+        self.start_synthetic_sim_versions(packages, series, 1)
+    }
+
+    /// Like [`TestEnv::start_synthetic_sim`], with `versions` versions per package.
+    pub(crate) fn start_synthetic_sim_versions(
+        &self,
+        packages: u32,
+        series: u16,
+        versions: u32,
+    ) -> pkgimport_lpsim::SimHandle {
         let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
             source: pkgimport_lpsim::SimSource::Synthetic(pkgimport_lpsim::SyntheticSpec {
                 packages,
                 series,
-                versions: 1,
+                versions,
             }),
             distribution: "debian".into(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -153,6 +231,9 @@ impl TestEnv {
             .env("PKGIMPORT_CONFIG", self.root().join("config.toml"))
             .current_dir(self.root())
             .stdin(Stdio::null());
+        if let Some(url) = self.database_url() {
+            cmd.env("PKGIMPORT_DATABASE_URL", url);
+        }
         cmd
     }
 
@@ -306,6 +387,32 @@ pub(crate) fn signal(child: &Child, sig: &str) {
     assert!(ok.success());
 }
 
+/// Sends `sig` to a child spawned with piped output and waits up to `secs` for it to exit;
+/// returns its status and output. A child still running then is SIGKILLed and the test
+/// fails, rather than hanging. Its output is read meanwhile, so that a full pipe cannot
+/// hold it up.
+pub(crate) fn stop(child: Child, sig: &str, secs: u64) -> Output {
+    signal(&child, sig);
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output().unwrap());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(out) => out,
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let out = rx.recv().unwrap();
+            panic!(
+                "pid {pid} did not exit within {secs}s of SIG{sig}, killed: {}",
+                dump(&out)
+            );
+        }
+    }
+}
+
 pub(crate) fn dump(out: &Output) -> String {
     format!(
         "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -358,5 +465,107 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(e.path(), &target).unwrap();
         }
+    }
+}
+
+/// The variable that names the PostgreSQL server of the PostgreSQL half of the tests: a URL
+/// whose user may create and drop databases (`scripts/pg-test-cluster start` prints one).
+pub(crate) const PG_URL_ENV: &str = "PKGIMPORT_TEST_PG_URL";
+
+/// A fresh database on the PostgreSQL test server, dropped (with any session still on it)
+/// when this is dropped. Created and dropped through `psql`, which comes with the server.
+pub(crate) struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// Creates a database, or returns `None` when `PKGIMPORT_TEST_PG_URL` is not set.
+    pub(crate) fn create() -> Option<PgDatabase> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        #[expect(clippy::disallowed_methods, reason = "test configuration")]
+        let admin_url = std::env::var(PG_URL_ENV).ok().filter(|u| !u.is_empty())?;
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "t_{}_{nanos}_{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = url_with_database(&admin_url, &name);
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // WITH (FORCE) ends the sessions that a failed test's processes left open. Never
+        // panic here: the test's own failure is the message worth reading.
+        let _ = Command::new("psql")
+            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+/// Runs one statement through `psql` and returns its output: a line per row, fields
+/// separated by tabs, NULL as an empty field.
+pub(crate) fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "\t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("running psql, which {PG_URL_ENV} needs: {e}"));
+    assert!(out.status.success(), "psql {sql:?}: {}", dump(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `url` with its database name replaced by `name`.
+fn url_with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+/// Says that the PostgreSQL half of a test was skipped, in one line.
+pub(crate) fn skipped() {
+    #[expect(
+        clippy::print_stderr,
+        reason = "the one line that says what did not run"
+    )]
+    {
+        eprintln!("postgresql half skipped: {PG_URL_ENV} is not set");
     }
 }

@@ -170,8 +170,20 @@ pub async fn run(
         }
         if children.is_empty() && draining.is_none() && store.backend() == Backend::Postgres {
             // Idle on a shared database: sleep until an enqueue's NOTIFY or the poll
-            // interval, whichever comes first. Blocking is fine with no child to watch; a
-            // signal waits at most one poll interval.
+            // interval, whichever comes first. Blocking is fine with no child to watch, but
+            // the signal must be looked at on every round: yield first, so that the runtime
+            // reads a signal that arrived during the last wait, then check without waiting.
+            tokio::task::yield_now().await;
+            let signalled = tokio::select! {
+                biased;
+                () = &mut shutdown => true,
+                () = std::future::ready(()) => false,
+            };
+            if signalled {
+                log::info!("stopping: nothing running");
+                draining = Some(Instant::now());
+                continue;
+            }
             store.wait_for_work(settings.poll_interval)?;
             continue;
         }
