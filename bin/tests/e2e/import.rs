@@ -193,6 +193,56 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     assert_consistent(env, "hello");
 }
 
+both_backends!(a_lost_work_repository_is_refilled_from_the_remote);
+/// The work repository is a cache: deleted (or, with a shared database, never on this host),
+/// it is fetched from the remote before a ref update or a new commit needs its history.
+fn a_lost_work_repository_is_refilled_from_the_remote(env: &TestEnv) {
+    let sim = env.start_sim();
+    import_ok(env, "hello");
+    std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
+    sim.publish(&Publish {
+        package: "hello".into(),
+        version: "2.12.3-1".into(),
+        suite: "forky".into(),
+        date_created: None,
+        published: true,
+    })
+    .unwrap();
+    let log = import_ok(env, "hello");
+    assert!(log.contains("lacks imported commits"), "{log}");
+    assert!(log.contains("versions_imported=0 refs_updated=1"), "{log}");
+    assert_consistent(env, "hello");
+}
+
+both_backends!(a_push_interrupted_on_a_lost_host_is_imported_afresh);
+/// A run dies between its critical mark and its push, and its work repository goes with it
+/// (a host that vanished): the next run, anywhere, finds the staged commits neither in its
+/// work repository nor on the remote, so the push never happened; it drops it and imports
+/// the same commits again.
+fn a_push_interrupted_on_a_lost_host_is_imported_afresh(env: &TestEnv) {
+    let reference = env.new_like();
+    let _reference_sim = reference.start_sim();
+    import_ok(&reference, "hello");
+
+    let _sim = env.start_sim();
+    let out = env
+        .cmd("import-one")
+        .arg("hello")
+        .env("PKGIMPORT_FAULT", "after-mark")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the fault did not fire: {}",
+        dump(&out)
+    );
+    std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
+    let log = import_ok(env, "hello");
+    assert!(log.contains("dropped an interrupted push"), "{log}");
+    assert_eq!(env.remote_refs("hello"), reference.remote_refs("hello"));
+    assert_consistent(env, "hello");
+}
+
 both_backends!(a_tampered_remote_is_detected_and_never_overwritten);
 fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
     let sim = env.start_sim();
