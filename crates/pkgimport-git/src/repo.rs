@@ -295,7 +295,7 @@ impl GitDir {
 /// won the race, its repository is kept.
 /// Removes the lock files that a git process killed by SIGKILL (or a crash of the machine)
 /// leaves in the bare repository at `git_dir`: `HEAD.lock`, `packed-refs.lock`,
-/// `config.lock` and `refs/**/*.lock`. Returns the files removed; a missing repository has
+/// `config.lock`, `refs/**/*.lock`, and the `.keep` of a pack whose push never finished. Returns the files removed; a missing repository has
 /// none.
 ///
 /// git creates these with `O_EXCL` and deletes them when it exits, even on an error or a
@@ -328,6 +328,23 @@ pub fn remove_stale_locks(git_dir: &Path) -> Result<Vec<PathBuf>, Error> {
             if is_dir {
                 dirs.push(path);
             } else if path.extension().is_some_and(|x| x == "lock") {
+                remove_if_present(&path, &mut removed)?;
+            }
+        }
+    }
+    // A receive-pack killed between storing a pushed pack and updating the refs leaves the
+    // pack's `.keep` (content "receive-pack <pid> on <host>") behind; the same push again
+    // brings the same pack and fails with "unable to migrate objects to permanent storage"
+    // because the two `.keep` files differ. Found by the crash sweep.
+    let packs = git_dir.join("objects/pack");
+    if let Ok(entries) = std::fs::read_dir(&packs) {
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Error::io(format!("listing {}", packs.display()), e))?
+                .path();
+            if path.extension().is_some_and(|x| x == "keep")
+                && std::fs::read(&path).is_ok_and(|c| c.starts_with(b"receive-pack "))
+            {
                 remove_if_present(&path, &mut removed)?;
             }
         }

@@ -372,3 +372,18 @@ fn an_empty_work_repository_fetches_what_the_remote_has() {
     assert_eq!(other.read_ref(SID).unwrap(), Some(f.b));
     assert_eq!(other.read_ref(TAG_A).unwrap(), Some(f.a));
 }
+
+#[test]
+fn a_killed_receive_packs_keep_file_is_stale_and_an_operators_is_not() {
+    let f = fixture();
+    let pack = f.work.path().join("objects/pack");
+    std::fs::create_dir_all(&pack).unwrap();
+    let stale = pack.join("pack-1111.keep");
+    let operator = pack.join("pack-2222.keep");
+    std::fs::write(&stale, "receive-pack 4242 on host\n").unwrap();
+    std::fs::write(&operator, "keep this one\n").unwrap();
+    let removed = pkgimport_git::remove_stale_locks(f.work.path()).unwrap();
+    assert_eq!(removed, vec![stale.clone()]);
+    assert!(!stale.exists());
+    assert!(operator.exists());
+}
