@@ -312,20 +312,9 @@ impl Importer<'_> {
         versions: &BTreeMap<String, String>,
     ) -> Result<bool> {
         let commits: Vec<Oid> = versions.values().map(|h| oid(h)).collect::<Result<_>>()?;
-        if repo
-            .missing_commits(&commits)
-            .map_err(git_error)?
-            .is_empty()
-        {
+        let Some(missing) = self.fetch_if_missing(package, repo, &commits)? else {
             return Ok(false);
-        }
-        let url = self.remote_url(package);
-        log::info!(
-            "package={package} the work repository lacks imported commits; fetching {}",
-            pkgimport_git::redact_userinfo(&url)
-        );
-        repo.fetch_all(&url).map_err(git_error)?;
-        let missing = repo.missing_commits(&commits).map_err(git_error)?;
+        };
         if let Some(first) = missing.first() {
             return Err(ImportError::RemoteDiverged(format!(
                 "the remote lacks {} commit(s) that the audit records, e.g. {first}; \
@@ -394,20 +383,30 @@ impl Importer<'_> {
         let commits: Vec<Oid> = refs.iter().map(|r| oid(&r.new)).collect::<Result<_>>()?;
         let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())
             .map_err(git_error)?;
-        if repo
-            .missing_commits(&commits)
-            .map_err(git_error)?
-            .is_empty()
-        {
-            return Ok(false);
+        Ok(self
+            .fetch_if_missing(package, &repo, &commits)?
+            .is_some_and(|still| !still.is_empty()))
+    }
+
+    /// When the work repository lacks any of `commits`, fetches the remote and returns the
+    /// ones still missing; `None` when nothing was missing (and nothing fetched).
+    fn fetch_if_missing(
+        &self,
+        package: &PackageName,
+        repo: &GitDir,
+        commits: &[Oid],
+    ) -> Result<Option<Vec<Oid>>> {
+        if repo.missing_commits(commits).map_err(git_error)?.is_empty() {
+            return Ok(None);
         }
         let url = self.remote_url(package);
+        log::info!(
+            "package={package} the work repository lacks imported commits; fetching {}",
+            pkgimport_git::redact_userinfo(&url)
+        );
         pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
         repo.fetch_all(&url).map_err(git_error)?;
-        Ok(!repo
-            .missing_commits(&commits)
-            .map_err(git_error)?
-            .is_empty())
+        Ok(Some(repo.missing_commits(commits).map_err(git_error)?))
     }
 
     /// The critical section and what follows: push, commit the audit, clean up, unmark.
