@@ -170,6 +170,14 @@ fn sigkill_of_the_driver_then_restart_loses_and_duplicates_nothing(env: &TestEnv
 
     let mut driver = env.spawn_driver(&["--concurrency", "2"]);
     wait_for(20, "two imports to start", || env.starts().len() >= 2);
+    // The driver records a child's pid just after starting it; an orphan whose pid never
+    // reached the database cannot be killed by the next driver (its package lock still keeps
+    // a second import out: that one exits 73 and is re-queued). This test is about the
+    // recorded ones.
+    wait_for(20, "the runs' pids to be recorded", || {
+        let runs = env.store().open_runs().unwrap();
+        runs.len() >= 2 && runs.iter().all(|r| r.pid.is_some())
+    });
     driver.kill().unwrap(); // SIGKILL
     driver.wait().unwrap();
     std::fs::remove_file(env.root().join("phase1")).unwrap();
