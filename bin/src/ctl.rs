@@ -807,7 +807,7 @@ fn check(
             overrides,
         };
         let db = config.state_dir().join(pkgimport_jobq::DB_FILE);
-        if !db.exists() {
+        if config.database_url().is_none() && !db.exists() {
             anyhow::bail!("no state database at {}", db.display());
         }
         let mut store = Store::connect(&config.state_dir(), config.database_url())?;

@@ -26,6 +26,10 @@ fn everything_at_once_surfaces_no_busy_error_and_loses_no_job() {
     let site = env.root().join("site");
 
     let mut driver = env.spawn_driver(&["--concurrency", "8"]);
+    // `importctl check` rightly says UNKNOWN before any state database exists.
+    wait_for(20, "the driver to create the state database", || {
+        env.state().join("state.db").exists()
+    });
     let stop = Arc::new(AtomicBool::new(false));
     // (succeeded, what it printed) of every command run beside the driver.
     let outputs: Arc<Mutex<Vec<(bool, String)>>> = Arc::default();
