@@ -389,8 +389,12 @@ fn queue_worker(dir: &Path) -> anyhow::Result<()> {
         signal: None,
         disposition: Disposition::Done,
     };
-    while let Some(c) = store.claim(std::process::id())? {
-        store.finish_run(c.run_id, &done)?;
+    // As the driver does it: the claim that refills a slot shares the transaction that
+    // closes the run before it.
+    let pid = std::process::id();
+    let mut next = store.claim(pid)?;
+    while let Some(c) = next {
+        next = store.finish_run_and_claim(c.run_id, &done, pid)?;
     }
     Ok(())
 }

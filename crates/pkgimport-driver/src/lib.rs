@@ -142,14 +142,6 @@ pub async fn run(
                 };
                 summary.claimed += 1;
                 gate.claimed(&claim);
-                log::debug!(
-                    "claimed job={} run={} package={} priority={} attempt={}",
-                    claim.job_id,
-                    claim.run_id,
-                    claim.package,
-                    claim.priority,
-                    claim.attempts
-                );
                 spawn_child(
                     &mut children,
                     &settings,
@@ -195,8 +187,22 @@ pub async fn run(
                     Ok(v) => v,
                     Err(e) => panic!("a supervising task failed: {e}"),
                 };
-                record(&mut store, &settings.state_dir, &claim, &end, settings.requeue_delays, &mut summary)?;
                 gate.finished(&mut store, &claim, started, &end)?;
+                // Refill the slot in the transaction that closes the run, when the top of the
+                // loop would claim anyway: one commit instead of two.
+                let refill = draining.is_none()
+                    && !was_paused
+                    && gate.capacity(&mut store, settings.concurrency, children.len())? > 0;
+                let run = record(&settings.state_dir, &claim, &end, settings.requeue_delays, &mut summary);
+                if !refill {
+                    store.finish_run(claim.run_id, &run)?;
+                } else if let Some(next) = store.finish_run_and_claim(claim.run_id, &run, my_pid)? {
+                    summary.claimed += 1;
+                    gate.claimed(&next);
+                    spawn_child(&mut children, &settings, next, report_tx.clone(), kill_rx.clone());
+                } else {
+                    gate.nothing_claimed(&mut store)?;
+                }
             }
             Some(report) = report_rx.recv() => {
                 let Report::Started { run_id, pid, pid_start } = report;
@@ -258,6 +264,14 @@ fn spawn_child(
         log_path: settings.state_dir.join(&claim.log_path),
         timeout: settings.run_timeout,
     };
+    log::debug!(
+        "claimed job={} run={} package={} priority={} attempt={}",
+        claim.job_id,
+        claim.run_id,
+        claim.package,
+        claim.priority,
+        claim.attempts
+    );
     let run_id = claim.run_id;
     let claimed_at = Instant::now();
     children.spawn(async move {
@@ -273,14 +287,14 @@ fn spawn_child(
     });
 }
 
+/// Judges how a child ended, logs it and counts it; the caller records the returned end.
 fn record(
-    store: &mut Store,
     state_dir: &Path,
     claim: &Claim,
     end: &ChildEnd,
     delays: RequeueDelays,
     summary: &mut Summary,
-) -> Result<(), pkgimport_jobq::Error> {
+) -> RunEnd {
     let tail = supervise::log_tail(&state_dir.join(&claim.log_path), 20);
     let run = judge(end, &tail, delays);
     if let ChildEnd::SpawnFailed(why) = end {
@@ -307,7 +321,7 @@ fn record(
         Disposition::Fail(f) => log::warn!("{line} signature={:?}", f.signature),
         _ => log::info!("{line}"),
     }
-    store.finish_run(claim.run_id, &run)
+    run
 }
 
 /// How long a claimed run stays this driver's without a renewal: several heartbeats, so

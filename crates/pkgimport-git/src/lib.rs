@@ -4,12 +4,13 @@
 //! (`run::git_command`) that pins the environment: no system or global config, `LC_ALL=C`,
 //! no terminal prompts, ssh in batch mode, and a timeout for network operations. The system
 //! binary rather than libgit2 because pushes must work over whatever ssh and https setup the
-//! host has, and because `git fast-import` is the fastest way to write many objects.
+//! host has. Objects are the exception: [`PackWriter`] writes them into a pack itself,
+//! because hashing and compressing on every core is the bulk of a large import.
 //!
 //! The pieces:
 //! - [`GitDir`]: a bare, private working repository of one package; refs, tags, trees.
-//! - [`FastImport`]: one `git fast-import` session that writes full-snapshot commits without
-//!   a work tree and hands back their ids. Same inputs give the same ids on any machine.
+//! - [`PackWriter`]: one session that writes full-snapshot commits into a new pack, without
+//!   a work tree, and hands back their ids. Same inputs give the same ids on any machine.
 //! - [`ls_remote`], [`GitDir::push_atomic`] and [`ensure_local_bare_remote`]: the remote
 //!   side, where a push is a compare-and-swap of every ref of a package at once.
 //!
@@ -17,18 +18,20 @@
 //! message, log line or error of this crate holds a URL's user info (passwords, tokens):
 //! see [`redact_userinfo`].
 
+mod commit;
 mod error;
-mod fast_import;
 mod oid;
+mod pack;
 mod redact;
 mod refname;
 mod remote;
 mod repo;
 mod run;
 
+pub use commit::{CommitSpec, Entry, Mode, Signature, TzOffset};
 pub use error::Error;
-pub use fast_import::{CommitSpec, Entry, FastImport, Mode, Signature, TzOffset};
 pub use oid::Oid;
+pub use pack::PackWriter;
 pub use redact::{REDACTED, redact_userinfo};
 pub use refname::{check_ref_name, tag_ref};
 pub use remote::{

@@ -31,6 +31,11 @@ impl Oid {
         Ok(Oid(out))
     }
 
+    /// The id whose raw bytes are `bytes`.
+    pub fn from_bytes(bytes: [u8; 20]) -> Oid {
+        Oid(bytes)
+    }
+
     /// The raw 20 bytes.
     pub fn as_bytes(&self) -> &[u8; 20] {
         &self.0

@@ -46,11 +46,9 @@ const REPO_CONFIG: &[(&str, &str)] = &[
     // compressing blobs at the default level (about 10% of import-one's time on libssh).
     ("core.compression", "1"),
     ("pack.compression", "1"),
-    // Keep what fast-import and a push bring as one pack, however small. Below these
-    // limits (100 objects by default) git explodes it into loose objects, one file and one
-    // fsync each: half the time of importing a one-version package, on both sides of the
-    // push.
-    ("fastimport.unpackLimit", "0"),
+    // Keep what a push brings as one pack, however small. Below this limit (100 objects
+    // by default) git explodes it into loose objects, one file and one fsync each: half
+    // the time of importing a one-version package. Our own writer always writes a pack.
     ("receive.unpackLimit", "1"),
 ];
 
@@ -295,8 +293,9 @@ impl GitDir {
 /// won the race, its repository is kept.
 /// Removes the lock files that a git process killed by SIGKILL (or a crash of the machine)
 /// leaves in the bare repository at `git_dir`: `HEAD.lock`, `packed-refs.lock`,
-/// `config.lock`, `refs/**/*.lock`, and the `.keep` of a pack whose push never finished. Returns the files removed; a missing repository has
-/// none.
+/// `config.lock`, `refs/**/*.lock`, the `.keep` of a pack whose push never finished, and
+/// the temporary files of a [`crate::PackWriter`] that never finished. Returns the files
+/// removed; a missing repository has none.
 ///
 /// git creates these with `O_EXCL` and deletes them when it exits, even on an error or a
 /// catchable signal, but a SIGKILL skips that; every later ref update or push then fails
@@ -344,6 +343,14 @@ pub fn remove_stale_locks(git_dir: &Path) -> Result<Vec<PathBuf>, Error> {
                 .path();
             if path.extension().is_some_and(|x| x == "keep")
                 && std::fs::read(&path).is_ok_and(|c| c.starts_with(b"receive-pack "))
+            {
+                remove_if_present(&path, &mut removed)?;
+            }
+            // A pack writer killed before it put its pack in place leaves its temporary
+            // files; nothing refers to them.
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with(crate::pack::TEMP_PACK_PREFIX)
+                || name.starts_with(crate::pack::TEMP_INDEX_PREFIX)
             {
                 remove_if_present(&path, &mut removed)?;
             }

@@ -11,7 +11,7 @@
 //!    series) is a ref update only. Any other version is downloaded into the
 //!    content-addressed cache, checked (Launchpad's sizes and SHA-256, then the `.dsc`'s),
 //!    unpacked in memory exactly as `dpkg-source -x --skip-patches` would, and written as
-//!    one commit by `git fast-import` into the package's private repository.
+//!    one commit, written straight into a pack of the package's private repository.
 //! 4. Stage the audit rows, set the critical mark, push every changed ref in one atomic
 //!    push whose leases come from the committed audit, commit the audit, clean up, unmark.
 //!
@@ -31,7 +31,7 @@ use pkgimport_api::{
 use pkgimport_audit::Recovery;
 use pkgimport_core::PackageName;
 use pkgimport_git::{
-    CommitSpec, Entry, FastImport, GitDir, GitOptions, Mode, Oid, RefUpdate, Signature, TzOffset,
+    CommitSpec, Entry, GitDir, GitOptions, Mode, Oid, PackWriter, RefUpdate, Signature, TzOffset,
 };
 use pkgimport_jobq::Store;
 use pkgimport_jobq::audit::{PublicationRow, StagedAudit, StagedRef};
@@ -182,17 +182,17 @@ impl Importer<'_> {
         (self.fault)("after-download");
 
         // Pass 2: unpack and commit, oldest first, so that parents exist. A second thread
-        // unpacks the next version while this one streams the current one into fast-import
-        // (which hashes and compresses in a process of its own), so decompression overlaps
-        // git's work. The rendezvous channel keeps at most two unpacked trees in memory.
-        let mut fast_import = match to_build.is_empty() {
+        // unpacks the next version while this one hashes and compresses the current one
+        // into the pack (on every core), so decompression overlaps the writing. The
+        // rendezvous channel keeps at most two unpacked trees in memory.
+        let mut pack = match to_build.is_empty() {
             // Ref-only: every version is in the repository already.
             true => None,
-            false => Some(FastImport::start(&repo).map_err(git_error)?),
+            false => Some(PackWriter::start(&repo).map_err(git_error)?),
         };
         let limits = &self.settings.limits;
         std::thread::scope(|scope| -> Result<()> {
-            let Some(fast_import) = fast_import.as_mut() else {
+            let Some(pack) = pack.as_mut() else {
                 return Ok(());
             };
             let (tx, rx) = std::sync::mpsc::sync_channel(0);
@@ -216,8 +216,7 @@ impl Importer<'_> {
                 let unpacked = rx.recv().map_err(|_| {
                     ImportError::Transient("the unpacking thread stopped early".to_owned())
                 })??;
-                let oid =
-                    self.commit_version(package, fast_import, unpacked, version, &versions)?;
+                let oid = self.commit_version(package, pack, unpacked, version, &versions)?;
                 // One line per version: the progress of a long import, on a terminal or in a
                 // log.
                 log::info!(
@@ -232,8 +231,8 @@ impl Importer<'_> {
             }
             Ok(())
         })?;
-        if let Some(fast_import) = fast_import {
-            fast_import.finish().map_err(git_error)?;
+        if let Some(pack) = pack {
+            pack.finish().map_err(git_error)?;
         }
         (self.fault)("after-commit");
 
@@ -576,7 +575,7 @@ impl Importer<'_> {
     fn commit_version(
         &self,
         package: &PackageName,
-        fast_import: &mut FastImport,
+        pack: &mut PackWriter,
         tree: SourceTree,
         version: &str,
         versions: &BTreeMap<String, String>,
@@ -616,7 +615,7 @@ impl Importer<'_> {
             parents: &parents,
             update_ref: None,
         };
-        fast_import.commit(&spec, entries(&tree)).map_err(git_error)
+        pack.commit(&spec, entries(&tree)).map_err(git_error)
     }
 
     fn work_repo(&self, package: &PackageName) -> PathBuf {

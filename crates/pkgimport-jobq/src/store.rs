@@ -172,56 +172,45 @@ impl Store {
     /// running.
     pub fn claim(&mut self, driver_pid: u32) -> Result<Option<Claim>> {
         let now = Timestamp::now();
-        let (driver_name, lease_until) = match &self.driver {
+        let claimer = self.claimer(driver_pid, now);
+        self.transact(TxKind::Claim, "claiming a job", |tx| {
+            claim_in(tx, &claimer, now)
+        })
+    }
+
+    /// [`Store::finish_run`] and then [`Store::claim`], in one transaction: what a driver
+    /// does when a child ends and its slot is to be refilled. One commit (one fsync on
+    /// SQLite) instead of two. On PostgreSQL it runs at REPEATABLE READ, where a candidate
+    /// row that another claimer took meanwhile makes the whole transaction retry.
+    pub fn finish_run_and_claim(
+        &mut self,
+        run_id: i64,
+        end: &RunEnd,
+        driver_pid: u32,
+    ) -> Result<Option<Claim>> {
+        let now = Timestamp::now();
+        let claimer = self.claimer(driver_pid, now);
+        self.transact(
+            TxKind::QueueWrite,
+            "finishing a run and claiming a job",
+            |tx| {
+                finish_run(tx, run_id, end, now)?;
+                claim_in(tx, &claimer, now)
+            },
+        )
+    }
+
+    /// Who claims, as the runs table records it.
+    fn claimer(&self, driver_pid: u32, now: Timestamp) -> Claimer {
+        let (name, lease_until) = match &self.driver {
             Some((name, lease)) => (name.clone(), Some(now.0 + lease.as_millis() as i64)),
             None => (String::new(), None),
         };
-        let driver_name = driver_name.as_str();
-        self.transact(TxKind::Claim, "claiming a job", |tx| {
-            let select = match tx.backend() {
-                Backend::Sqlite => CLAIM_SELECT,
-                Backend::Postgres => CLAIM_SELECT_FOR_UPDATE,
-            };
-            let Some(job) = tx.query_opt(select, params![now.0])? else {
-                return Ok(None);
-            };
-            let (job_id, package, priority, attempts): (i64, String, i64, i64) =
-                (job.get(0)?, job.get(1)?, job.get(2)?, job.get(3)?);
-            let run_id: i64 = tx
-                .query_one(
-                    "INSERT INTO runs (job_id, package, priority, started_at, driver_pid, log_path,
-                                       driver, lease_until)
-                     VALUES ($1, $2, $3, $4, $5, '', $6, $7) RETURNING id",
-                    params![
-                        job_id,
-                        package.as_str(),
-                        priority,
-                        now.0,
-                        driver_pid,
-                        driver_name,
-                        lease_until
-                    ],
-                )?
-                .get(0)?;
-            let log_path = format!("logs/{package}/{run_id}.log");
-            tx.execute(
-                "UPDATE runs SET log_path = $2 WHERE id = $1",
-                params![run_id, log_path.as_str()],
-            )?;
-            tx.execute(
-                "UPDATE jobs SET state = 'running', run_id = $2, attempts = attempts + 1
-                 WHERE id = $1",
-                params![job_id, run_id],
-            )?;
-            Ok(Some(Claim {
-                job_id,
-                run_id,
-                package: parse_name(&package)?,
-                priority: Priority(priority),
-                attempts: attempts + 1,
-                log_path,
-            }))
-        })
+        Claimer {
+            pid: driver_pid,
+            name,
+            lease_until,
+        }
     }
 
     /// Records the process that carries out a run, so that a later driver can find it.
@@ -661,6 +650,60 @@ macro_rules! claim_select {
 const CLAIM_SELECT: &str = claim_select!();
 /// PostgreSQL locks the chosen row, passing over rows that other claimers hold.
 const CLAIM_SELECT_FOR_UPDATE: &str = concat!(claim_select!(), " FOR UPDATE OF j SKIP LOCKED");
+
+/// The driver that claims: its pid, its name and the lease it takes ([`Store::act_as_driver`]).
+struct Claimer {
+    pid: u32,
+    name: String,
+    lease_until: Option<i64>,
+}
+
+/// Claims the highest-priority claimable job and opens a run for it; see [`Store::claim`].
+fn claim_in(tx: &mut dyn Tx, claimer: &Claimer, now: Timestamp) -> Result<Option<Claim>, SqlError> {
+    let select = match tx.backend() {
+        Backend::Sqlite => CLAIM_SELECT,
+        Backend::Postgres => CLAIM_SELECT_FOR_UPDATE,
+    };
+    let Some(job) = tx.query_opt(select, params![now.0])? else {
+        return Ok(None);
+    };
+    let (job_id, package, priority, attempts): (i64, String, i64, i64) =
+        (job.get(0)?, job.get(1)?, job.get(2)?, job.get(3)?);
+    let run_id: i64 = tx
+        .query_one(
+            "INSERT INTO runs (job_id, package, priority, started_at, driver_pid, log_path,
+                               driver, lease_until)
+             VALUES ($1, $2, $3, $4, $5, '', $6, $7) RETURNING id",
+            params![
+                job_id,
+                package.as_str(),
+                priority,
+                now.0,
+                claimer.pid,
+                claimer.name.as_str(),
+                claimer.lease_until
+            ],
+        )?
+        .get(0)?;
+    let log_path = format!("logs/{package}/{run_id}.log");
+    tx.execute(
+        "UPDATE runs SET log_path = $2 WHERE id = $1",
+        params![run_id, log_path.as_str()],
+    )?;
+    tx.execute(
+        "UPDATE jobs SET state = 'running', run_id = $2, attempts = attempts + 1
+         WHERE id = $1",
+        params![job_id, run_id],
+    )?;
+    Ok(Some(Claim {
+        job_id,
+        run_id,
+        package: parse_name(&package)?,
+        priority: Priority(priority),
+        attempts: attempts + 1,
+        log_path,
+    }))
+}
 
 /// Tells listening drivers that jobs were queued (PostgreSQL only; sent at commit).
 fn notify_jobs(tx: &mut dyn Tx) -> Result<(), SqlError> {

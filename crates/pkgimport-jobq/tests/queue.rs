@@ -127,6 +127,50 @@ fn requeue_delay_is_respected_on(db: &TestDb) {
 }
 
 #[test]
+fn finishing_and_claiming_in_one_step_is_both_in_turn() {
+    each_backend(finishing_and_claiming_in_one_step_is_both_in_turn_on);
+}
+
+fn finishing_and_claiming_in_one_step_is_both_in_turn_on(db: &TestDb) {
+    let mut s = db.store();
+    s.enqueue(&names(&["hello"]), Priority::UPLOAD).unwrap();
+    s.enqueue(&names(&["bash"]), Priority::RESCAN).unwrap();
+    let hello = s.claim(1).unwrap().unwrap();
+    assert_eq!(hello.package.as_str(), "hello");
+    // A failure is recorded, and the next job is claimed.
+    let bash = s
+        .finish_run_and_claim(hello.run_id, &end(Outcome::Failed, failure("boom")), 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(bash.package.as_str(), "bash");
+    assert_eq!(s.failures().unwrap()[0].package, "hello");
+    let runs = s.runs(None, 10).unwrap();
+    let hello_run = runs.iter().find(|r| r.id == hello.run_id).unwrap();
+    assert_eq!(hello_run.outcome, Some(Outcome::Failed));
+    assert!(hello_run.ended_at.is_some());
+    // A requeue with no delay makes the same package claimable in the same step.
+    let delay = Duration::ZERO;
+    let again = s
+        .finish_run_and_claim(
+            bash.run_id,
+            &end(Outcome::Unavailable, Disposition::Requeue { delay }),
+            1,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.package.as_str(), again.attempts), ("bash", 2));
+    // Nothing left: the run is closed all the same.
+    assert!(
+        s.finish_run_and_claim(again.run_id, &end(Outcome::Success, Disposition::Done), 1)
+            .unwrap()
+            .is_none()
+    );
+    let st = s.status().unwrap();
+    assert_eq!((st.queued, st.running, st.failed), (0, 0, 1));
+    assert!(s.open_runs().unwrap().is_empty());
+}
+
+#[test]
 fn failures_block_claims_until_retried_and_count_repeats() {
     each_backend(failures_block_claims_until_retried_and_count_repeats_on);
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use pkgimport_git::{CommitSpec, Entry, FastImport, GitDir, GitOptions, Mode, Oid, Signature};
+use pkgimport_git::{CommitSpec, Entry, GitDir, GitOptions, Mode, Oid, PackWriter, Signature};
 
 pub(crate) fn author() -> Signature {
     Signature {
@@ -31,7 +31,7 @@ pub(crate) fn simple_commit(dir: &GitDir, content: &str, parents: &[Oid]) -> Oid
     let author = author();
     let committer = committer();
     let message = format!("commit {content}\n");
-    let mut session = FastImport::start(dir).unwrap();
+    let mut session = PackWriter::start(dir).unwrap();
     let oid = session
         .commit(
             &CommitSpec {

@@ -1,4 +1,4 @@
-//! Commits through `git fast-import`: deterministic ids, exact trees, modes, awkward paths,
+//! Commits written by [`PackWriter`]: deterministic ids, exact trees, modes, awkward paths,
 //! refs and tags of the working repository.
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{author, committer, repo, simple_commit};
-use pkgimport_git::{CommitSpec, Entry, Error, FastImport, GitDir, Mode, Oid};
+use pkgimport_git::{CommitSpec, Entry, Error, GitDir, Mode, Oid, PackWriter};
 
 /// A small source tree with everything git distinguishes: plain and executable files, a
 /// symlink, a `.gitignore` that would ignore other entries, and paths with spaces, quotes,
@@ -61,7 +61,7 @@ fn import_twice(dir: &GitDir) -> (Oid, Oid) {
     let t = tree();
     let author = author();
     let committer = committer();
-    let mut session = FastImport::start(dir).unwrap();
+    let mut session = PackWriter::start(dir).unwrap();
     let first = session
         .commit(
             &CommitSpec {
@@ -181,7 +181,7 @@ fn refs_change_only_when_the_session_finishes() {
     // Dropped without finish: no ref appears.
     {
         let author = author();
-        let mut session = FastImport::start(&dir).unwrap();
+        let mut session = PackWriter::start(&dir).unwrap();
         session
             .commit(
                 &CommitSpec {
@@ -212,7 +212,7 @@ fn refs_change_only_when_the_session_finishes() {
     assert_eq!(again, root);
     let merge = {
         let author = author();
-        let mut session = FastImport::start(&dir).unwrap();
+        let mut session = PackWriter::start(&dir).unwrap();
         let oid = session
             .commit(
                 &CommitSpec {
@@ -294,7 +294,7 @@ fn invalid_input_is_refused_before_git_sees_it() {
     let good = author();
     let mut bad = author();
     bad.email = "a>b@example.org".to_owned();
-    let mut session = FastImport::start(&dir).unwrap();
+    let mut session = PackWriter::start(&dir).unwrap();
     let spec = |who| CommitSpec {
         author: who,
         committer: &good,
@@ -344,8 +344,241 @@ fn new_repositories_carry_our_configuration() {
     assert_eq!(get("core.logallrefupdates"), "true");
     assert_eq!(get("core.compression"), "1");
     assert_eq!(get("pack.compression"), "1");
-    assert_eq!(get("fastimport.unpacklimit"), "0");
     assert_eq!(get("receive.unpacklimit"), "1");
     // What `git init` wrote is still there.
     assert_eq!(get("core.bare"), "true");
+}
+
+/// Runs git in `dir` and returns its stdout; fails the test when git fails.
+fn git(dir: &GitDir, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(dir.path())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Files of a few MB over nested directories, enough to take the parallel path, with
+/// content repeated at several paths.
+fn big_tree(seed: u8) -> BTreeMap<String, (Mode, Vec<u8>)> {
+    let mut t = BTreeMap::new();
+    for i in 0..300u32 {
+        let len = (i as usize * 7919) % 40_000;
+        let data: Vec<u8> = (0..len)
+            .map(|j| (j as u32 ^ i).wrapping_mul(2_654_435_761).to_le_bytes()[3] % 64 + 32)
+            .collect();
+        let path = format!("d{}/sub{}/f{i}.txt", i % 7, i % 3);
+        t.insert(path, (Mode::File, data));
+    }
+    // Same content at two paths, a file next to a directory of the same stem, and a file
+    // that changes with `seed`.
+    t.insert("copy-a".to_owned(), (Mode::File, b"same\n".to_vec()));
+    t.insert("copy-b".to_owned(), (Mode::Executable, b"same\n".to_vec()));
+    t.insert("d0.txt".to_owned(), (Mode::File, b"beside d0/\n".to_vec()));
+    t.insert("seed".to_owned(), (Mode::File, vec![seed; 3]));
+    t
+}
+
+#[test]
+fn packs_pass_git_fsck_and_unchanged_objects_are_not_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let author = author();
+    let committer = committer();
+    let spec = |message: &'static [u8], parents| CommitSpec {
+        author: &author,
+        committer: &committer,
+        message,
+        parents,
+        update_ref: Some("refs/heads/main"),
+    };
+    let first_tree = big_tree(1);
+    let mut session = PackWriter::start(&dir).unwrap();
+    let first = session
+        .commit(&spec(b"one\n", &[]), entries(&first_tree))
+        .unwrap();
+    session.finish().unwrap();
+
+    // A later session, as the next version's import: only what changed is new.
+    let second_tree = big_tree(2);
+    let mut session = PackWriter::start(&dir).unwrap();
+    let second = session
+        .commit(&spec(b"two\n", &[first]), entries(&second_tree))
+        .unwrap();
+    session.finish().unwrap();
+
+    git(
+        &dir,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
+    // git computes the same trees from the same files.
+    let listed = dir.ls_tree(second).unwrap();
+    assert_eq!(listed.len(), second_tree.len());
+    for entry in &listed {
+        assert_eq!(dir.cat_blob(entry.oid).unwrap(), second_tree[&entry.path].1);
+    }
+    // Two packs; the second holds the changed blob, the root tree and the commit.
+    let mut packs: Vec<String> = std::fs::read_dir(dir.path().join("objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    packs.sort();
+    assert_eq!(packs.len(), 4, "{packs:?}");
+    assert!(packs.iter().all(|p| p.starts_with("pack-")), "{packs:?}");
+    let objects_in = |pack: &str| {
+        let path = dir.path().join("objects/pack").join(pack);
+        git(&dir, &["verify-pack", "-v", path.to_str().unwrap()])
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|t| ["blob", "tree", "commit"].contains(&t))
+            })
+            .count()
+    };
+    let mut counts: Vec<usize> = packs
+        .iter()
+        .filter(|p| p.ends_with(".idx"))
+        .map(|p| objects_in(p))
+        .collect();
+    counts.sort();
+    // 300 + 3 distinct blobs (the copies share one), 1 + 7 + 7 * 3 trees, 1 commit; then
+    // one blob, one tree and one commit.
+    assert_eq!(counts, vec![3, 303 + 29 + 1]);
+    assert_eq!(
+        git(&dir, &["rev-parse", "refs/heads/main"]).trim(),
+        second.to_hex()
+    );
+}
+
+#[test]
+fn an_author_without_a_name_is_written_as_git_writes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let mut nameless = author();
+    nameless.name.clear();
+    let mut session = PackWriter::start(&dir).unwrap();
+    let oid = session
+        .commit(
+            &CommitSpec {
+                author: &nameless,
+                committer: &committer(),
+                message: b"m\n",
+                parents: &[],
+                update_ref: None,
+            },
+            [],
+        )
+        .unwrap();
+    session.finish().unwrap();
+    let raw = String::from_utf8(dir.cat_commit(oid).unwrap()).unwrap();
+    // Two spaces, as `git fast-import` (which wrote our earlier commits) and git write it.
+    assert!(
+        raw.contains("\nauthor  <jane@example.org> 1700000000 +0100\n"),
+        "{raw}"
+    );
+    git(
+        &dir,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
+}
+
+#[test]
+fn a_session_dropped_or_refused_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let pack_dir = dir.path().join("objects/pack");
+    let listing = || std::fs::read_dir(&pack_dir).unwrap().count();
+    {
+        let mut session = PackWriter::start(&dir).unwrap();
+        let t = big_tree(3);
+        session
+            .commit(
+                &CommitSpec {
+                    author: &author(),
+                    committer: &committer(),
+                    message: b"dropped\n",
+                    parents: &[],
+                    update_ref: Some("refs/heads/main"),
+                },
+                entries(&t),
+            )
+            .unwrap();
+    }
+    assert_eq!(listing(), 0, "the temporary pack is removed");
+    assert_eq!(dir.read_ref("refs/heads/main").unwrap(), None);
+
+    // A parent the repository does not have, and two entries at one path.
+    let mut session = PackWriter::start(&dir).unwrap();
+    let absent = Oid::from_hex("1234567890123456789012345678901234567890").unwrap();
+    let (author, committer) = (author(), committer());
+    let spec = |parents| CommitSpec {
+        author: &author,
+        committer: &committer,
+        message: b"m\n",
+        parents,
+        update_ref: None,
+    };
+    let parents = [absent];
+    assert!(matches!(
+        session.commit(&spec(&parents), []),
+        Err(Error::InvalidInput { .. })
+    ));
+    let file = |path| Entry {
+        path,
+        mode: Mode::File,
+        data: b"x",
+    };
+    assert!(matches!(
+        session.commit(&spec(&[]), [file("a/b"), file("a")]),
+        Err(Error::InvalidInput { .. })
+    ));
+    session.finish().unwrap();
+    assert_eq!(listing(), 0, "nothing was written");
+}
+
+#[test]
+fn leftovers_of_a_killed_writer_are_not_taken_for_objects_and_are_cleaned_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let first = simple_commit(&dir, "one", &[]);
+    // As a writer killed before its renames leaves them: the pack and its index under
+    // temporary names, and an index whose pack is missing.
+    let pack_dir = dir.path().join("objects/pack");
+    for entry in std::fs::read_dir(&pack_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let temp = if name.ends_with(".pack") {
+            "tmp_pack_pkgimport_999_0"
+        } else {
+            std::fs::copy(&path, pack_dir.join("pack-0000.idx")).unwrap();
+            "tmp_idx_pkgimport_999_0"
+        };
+        std::fs::rename(&path, pack_dir.join(temp)).unwrap();
+    }
+    assert_eq!(dir.missing_commits(&[first]).unwrap(), vec![first]);
+
+    // The same commit again is written again, and can be pointed at.
+    let again = simple_commit(&dir, "one", &[]);
+    assert_eq!(again, first);
+    dir.update_ref("refs/heads/main", again).unwrap();
+
+    let removed = pkgimport_git::remove_stale_locks(dir.path()).unwrap();
+    let mut names: Vec<String> = removed
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["tmp_idx_pkgimport_999_0", "tmp_pack_pkgimport_999_0"]
+    );
+    git(&dir, &["fsck", "--strict", "--no-dangling", "--no-progress"]);
 }
