@@ -165,9 +165,12 @@ fn package_rows(
     let versions = &archive.packages[package];
     let n = versions.len();
     let (mut ours, mut floor, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut pushes = Vec::new();
     let mut gbp = gbp.ok_or_else(|| "gbp not found (apt-get install git-buildpackage)".to_owned());
     for _ in 0..runs {
-        ours.push(import_full(bins, sim, package, n)?);
+        let (usage, push) = import_full(bins, sim, package, n)?;
+        ours.push(usage);
+        pushes.push(push);
         floor.push(decompress_floor(archive, package)?);
         if gbp.is_ok() {
             match gbp_import(archive, package) {
@@ -237,16 +240,42 @@ fn package_rows(
             med(&floor, Usage::cpu)
         )),
     );
+    // The same without the push, whose cost is mostly the receiving git inflating and
+    // hashing every object again: what import-one itself adds to the floor.
+    let own: Vec<f64> = ours
+        .iter()
+        .zip(&pushes)
+        .zip(&floor)
+        .map(|((u, push), f)| (u.wall - push) / f.wall)
+        .collect();
+    rows.push(
+        Row::new(
+            &format!("  import-one without its push / floor, {package}"),
+            "x",
+            own,
+            false,
+        )
+        .with_note(format!("push {:.3} s", median(&pushes))),
+    );
     Ok(rows)
 }
 
-/// One full-history import of `package` (`versions` of them) into a fresh state directory.
-fn import_full(bins: &Bins, sim: &Sim, package: &str, versions: usize) -> anyhow::Result<Usage> {
+/// One full-history import of `package` (`versions` of them) into a fresh state directory,
+/// and the seconds its push took (from its summary line).
+fn import_full(
+    bins: &Bins,
+    sim: &Sim,
+    package: &str,
+    versions: usize,
+) -> anyhow::Result<(Usage, f64)> {
     let dir = tempfile::tempdir()?;
     let config = sim.write_config(dir.path())?;
     let run = import_one(bins, &config, package)?;
     expect_fields(&run, &[("versions_imported", &versions.to_string())])?;
-    Ok(run.usage)
+    let push = log_field(&run.stderr, "push_seconds")
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("no push_seconds in import-one's summary:\n{}", run.stderr))?;
+    Ok((run.usage, push))
 }
 
 fn import_one(bins: &Bins, config: &Path, package: &str) -> anyhow::Result<Measured> {

@@ -57,11 +57,12 @@ fn run(args: Args) -> Result<Exit, Failure> {
     match result {
         Ok(s) => {
             log::info!(
-                "import-one: package={package} versions_imported={} refs_updated={} bytes_downloaded={} seconds={:.2}",
+                "import-one: package={package} versions_imported={} refs_updated={} bytes_downloaded={} seconds={:.2} push_seconds={:.3}",
                 s.versions_imported,
                 s.refs_updated,
                 s.bytes_downloaded,
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                s.push_time.as_secs_f64()
             );
             Ok(Exit::Ok)
         }

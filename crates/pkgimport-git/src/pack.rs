@@ -121,7 +121,8 @@ impl PackWriter {
     /// Write one commit whose tree is exactly `entries`, and return its id. The id is
     /// final, but the objects are only durable (and the ref updated) once
     /// [`PackWriter::finish`] succeeds. Invalid input (an identity, a path, two entries at
-    /// one path, a missing parent) is refused before anything of the commit is written.
+    /// one path, a missing parent) is refused before anything of the commit is written;
+    /// after any other error (writing the pack), drop the session.
     pub fn commit<'e>(
         &mut self,
         spec: &CommitSpec<'_>,

@@ -580,5 +580,8 @@ fn leftovers_of_a_killed_writer_are_not_taken_for_objects_and_are_cleaned_up() {
         names,
         ["tmp_idx_pkgimport_999_0", "tmp_pack_pkgimport_999_0"]
     );
-    git(&dir, &["fsck", "--strict", "--no-dangling", "--no-progress"]);
+    git(
+        &dir,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
 }

@@ -71,6 +71,9 @@ pub struct ImportSummary {
     pub versions_imported: u64,
     pub refs_updated: u64,
     pub bytes_downloaded: u64,
+    /// The new versions' push to the remote, the receiving git's work included: often
+    /// most of a large import, so the summary line shows it apart.
+    pub push_time: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,13 +291,14 @@ impl Importer<'_> {
         (self.fault)("after-stage");
         self.store.audit_mark(package, self.settings.run_id)?;
         (self.fault)("after-mark");
-        self.push_and_commit(package, Some(&repo), &staged.refs)?;
+        summary.push_time = self.push_and_commit(package, Some(&repo), &staged.refs)?;
         log::info!(
-            "package={package} imported versions={} refs={} bytes={} seconds={:.2}",
+            "package={package} imported versions={} refs={} bytes={} seconds={:.2} push_seconds={:.3}",
             summary.versions_imported,
             summary.refs_updated,
             summary.bytes_downloaded,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            summary.push_time.as_secs_f64()
         );
         Ok(summary)
     }
@@ -415,8 +419,9 @@ impl Importer<'_> {
         package: &PackageName,
         repo: Option<&GitDir>,
         refs: &[StagedRef],
-    ) -> Result<()> {
+    ) -> Result<std::time::Duration> {
         let url = self.remote_url(package);
+        let started = std::time::Instant::now();
         let updates: Vec<RefUpdate> = refs
             .iter()
             .map(|r| {
@@ -450,10 +455,12 @@ impl Importer<'_> {
                 Err(e) => return Err(git_error(e)),
             }
         }
+        let pushed = started.elapsed();
         (self.fault)("after-push");
         self.store.audit_commit(package)?;
         (self.fault)("after-audit-commit");
-        self.cleanup(package)
+        self.cleanup(package)?;
+        Ok(pushed)
     }
 
     fn cleanup(&mut self, package: &PackageName) -> Result<()> {
