@@ -499,7 +499,7 @@ fn a_held_package_lock_gives_73(env: &TestEnv) {
 }
 
 /// The tree of every imported version equals `dpkg-source -x --skip-patches` plus
-/// `git add -A -f`: the commit path (fast-import), not only the unpacker, matches dpkg.
+/// `git add -A -f`: the commit path (the pack writer), not only the unpacker, matches dpkg.
 #[test]
 fn every_imported_tree_equals_dpkg_source_output() {
     let env = TestEnv::new();

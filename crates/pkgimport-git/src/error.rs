@@ -32,7 +32,7 @@ pub enum Error {
     /// git ran and failed for another reason.
     #[error("git {command} failed ({status}): {stderr_tail}")]
     Failed {
-        /// The git subcommand, e.g. `push` or `fast-import`.
+        /// The git subcommand, e.g. `push` or `update-ref`.
         command: String,
         /// The exit status as text (`exit status: 128`, `signal: 9`).
         status: String,

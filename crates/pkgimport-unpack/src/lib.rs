@@ -5,7 +5,7 @@
 //! same on any machine, and source packages are hostile input: so unpacking happens in
 //! memory (nothing is written anywhere, no path can escape), every byte is counted against
 //! [`Limits`] as it comes out of the decompressor, and the result is a [`SourceTree`] that
-//! the git layer streams into `git fast-import` as is.
+//! the git layer writes into a pack as is.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), pkgimport_unpack::Error> {

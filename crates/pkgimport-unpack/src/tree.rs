@@ -1,6 +1,6 @@
 //! The in-memory source tree, its safety invariants, and writing it to disk.
 //!
-//! The importer streams this tree into `git fast-import`, so it holds exactly what git
+//! The importer writes this tree into a git pack, so it holds exactly what git
 //! records: regular files (with the exec bit) and symlinks, keyed by `/`-separated relative
 //! paths in byte order. Directories are implied by the paths, as in git; empty ones vanish.
 //!
