@@ -738,6 +738,28 @@ mod tests {
     }
 
     #[test]
+    fn offsets_past_2_gib_go_to_the_large_offset_table() {
+        let small = Oid::from_bytes([1; 20]);
+        let large = Oid::from_bytes([2; 20]);
+        let objects = HashMap::from([
+            (small, Packed { offset: 12, crc: 7 }),
+            (large, Packed { offset: 5 << 30, crc: 9 }),
+        ]);
+        let idx = index_bytes(&objects, &[0xaa; 20]);
+        let parsed = PackIndex::parse(idx.clone()).unwrap();
+        assert!(parsed.contains(&small) && parsed.contains(&large));
+        assert!(!parsed.contains(&Oid::from_bytes([3; 20])));
+        // Names, then CRCs, then 4-byte offsets, then the 8-byte table.
+        let crcs = IDX_NAMES + 2 * 20;
+        let offsets = crcs + 2 * 4;
+        assert_eq!(&idx[crcs..offsets], &[0, 0, 0, 7, 0, 0, 0, 9]);
+        assert_eq!(&idx[offsets..offsets + 8], &[0, 0, 0, 12, 0x80, 0, 0, 0]);
+        assert_eq!(&idx[offsets + 8..offsets + 16], &(5u64 << 30).to_be_bytes());
+        assert_eq!(&idx[offsets + 16..offsets + 36], &[0xaa; 20]);
+        assert_eq!(idx.len(), offsets + 16 + 40);
+    }
+
+    #[test]
     fn clashing_paths_are_refused() {
         let oid = object_id(Kind::Blob, b"").unwrap();
         let mut dir = Dir::default();
