@@ -554,6 +554,65 @@ fn every_imported_tree_equals_dpkg_source_output() {
     assert!(checked >= 21, "only {checked} versions checked");
 }
 
+/// Each run that imports versions adds a pack to the work repository; at 16 the run
+/// repacks it into one, keeping everything the refs reach.
+#[test]
+fn a_work_repository_with_many_packs_is_repacked_into_one() {
+    use pkgimport_git::{CommitSpec, Entry, GitDir, Mode, PackWriter, Signature};
+    let env = TestEnv::new();
+    let _sim = env.start_sim();
+    // Fifteen packs from earlier runs, each holding a commit that no ref reaches any more.
+    let repo =
+        GitDir::open_or_init(env.state().join("work/hello.git"), Default::default()).unwrap();
+    let who = Signature {
+        name: "Old Run".into(),
+        email: "old@example.org".into(),
+        time: 1_600_000_000,
+        offset: pkgimport_git::TzOffset::UTC,
+    };
+    for i in 0..15 {
+        let mut pack = PackWriter::start(&repo).unwrap();
+        let content = format!("leftover {i}\n");
+        let spec = CommitSpec {
+            author: &who,
+            committer: &who,
+            message: b"leftover\n",
+            parents: &[],
+            update_ref: None,
+        };
+        let entry = Entry {
+            path: "file",
+            mode: Mode::File,
+            data: content.as_bytes(),
+        };
+        pack.commit(&spec, [entry]).unwrap();
+        pack.finish().unwrap();
+    }
+    assert_eq!(repo.pack_count().unwrap(), 15);
+    let log = import_ok(&env, "hello");
+    assert!(
+        log.contains("repacked the work repository (16 packs into one)"),
+        "{log}"
+    );
+    assert_eq!(repo.pack_count().unwrap(), 1);
+    assert_consistent(&env, "hello");
+    // Every imported version is still there, and the work repository is whole.
+    for (name, oid) in env.remote_refs("hello") {
+        assert_eq!(
+            repo.read_ref(&name).unwrap().map(|o| o.to_hex()),
+            Some(oid),
+            "{name}"
+        );
+    }
+    let fsck = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["fsck", "--strict", "--no-dangling", "--no-progress"])
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "{}", dump(&fsck));
+}
+
 #[test]
 fn a_file_shared_by_versions_is_downloaded_once() {
     let env = TestEnv::new();

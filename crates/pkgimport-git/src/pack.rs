@@ -743,7 +743,13 @@ mod tests {
         let large = Oid::from_bytes([2; 20]);
         let objects = HashMap::from([
             (small, Packed { offset: 12, crc: 7 }),
-            (large, Packed { offset: 5 << 30, crc: 9 }),
+            (
+                large,
+                Packed {
+                    offset: 5 << 30,
+                    crc: 9,
+                },
+            ),
         ]);
         let idx = index_bytes(&objects, &[0xaa; 20]);
         let parsed = PackIndex::parse(idx.clone()).unwrap();

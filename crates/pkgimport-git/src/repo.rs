@@ -271,6 +271,35 @@ impl GitDir {
         self.git_ok(&["cat-file", "commit", &commit.to_hex()])
     }
 
+    /// How many packs the repository has (`objects/pack/pack-*.pack`).
+    pub fn pack_count(&self) -> Result<usize, Error> {
+        let dir = self.path.join("objects/pack");
+        let listing = match std::fs::read_dir(&dir) {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+        };
+        let mut count = 0;
+        for entry in listing {
+            let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("pack-") && name.ends_with(".pack") {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Put every object that a ref reaches into one pack (`git repack -a -d`, with git's
+    /// usual delta search), for repositories whose automatic gc is off. Objects no ref
+    /// reaches are dropped: call it when no commit is waiting for a ref. No bitmap: nobody
+    /// fetches from a work repository.
+    pub fn repack(&self) -> Result<(), Error> {
+        self.git_ok(&["repack", "-a", "-d", "-q", "--no-write-bitmap-index"])?;
+        Ok(())
+    }
+
     pub(crate) fn git_ok(&self, args: &[&str]) -> Result<Vec<u8>, Error> {
         run_ok(&self.options, Invocation::new(Some(&self.path), args))
     }
@@ -288,9 +317,6 @@ impl GitDir {
     }
 }
 
-/// Create a bare repository at `path`: initialise a temporary sibling, configure it, then
-/// rename it into place (replacing `path` if it is an empty directory). If another process
-/// won the race, its repository is kept.
 /// Removes the lock files that a git process killed by SIGKILL (or a crash of the machine)
 /// leaves in the bare repository at `git_dir`: `HEAD.lock`, `packed-refs.lock`,
 /// `config.lock`, `refs/**/*.lock`, the `.keep` of a pack whose push never finished, and
@@ -370,6 +396,9 @@ fn remove_if_present(path: &Path, removed: &mut Vec<PathBuf>) -> Result<(), Erro
     }
 }
 
+/// Create a bare repository at `path`: initialise a temporary sibling, configure it, then
+/// rename it into place (replacing `path` if it is an empty directory). If another process
+/// won the race, its repository is kept.
 pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {

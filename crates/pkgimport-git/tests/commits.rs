@@ -585,3 +585,38 @@ fn leftovers_of_a_killed_writer_are_not_taken_for_objects_and_are_cleaned_up() {
         &["fsck", "--strict", "--no-dangling", "--no-progress"],
     );
 }
+
+#[test]
+fn repacking_puts_every_object_into_one_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    assert_eq!(dir.pack_count().unwrap(), 0);
+    let mut parent = Vec::new();
+    let mut last = None;
+    for content in ["one", "two", "three"] {
+        let oid = simple_commit(&dir, content, &parent);
+        parent = vec![oid];
+        last = Some(oid);
+    }
+    assert_eq!(dir.pack_count().unwrap(), 3);
+    let last = last.unwrap();
+    dir.update_ref("refs/heads/main", last).unwrap();
+    dir.repack().unwrap();
+    assert_eq!(dir.pack_count().unwrap(), 1);
+    git(
+        &dir,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
+    assert_eq!(
+        dir.cat_blob(dir.ls_tree(last).unwrap()[0].oid).unwrap(),
+        b"three"
+    );
+    // The writer reads the new pack's index: nothing is written twice.
+    let again = simple_commit(
+        &dir,
+        "three",
+        &[dir.rev_parse(&format!("{last}^")).unwrap().unwrap()],
+    );
+    assert_eq!(again, last);
+    assert_eq!(dir.pack_count().unwrap(), 1);
+}

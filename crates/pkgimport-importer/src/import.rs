@@ -292,6 +292,7 @@ impl Importer<'_> {
         self.store.audit_mark(package, self.settings.run_id)?;
         (self.fault)("after-mark");
         summary.push_time = self.push_and_commit(package, Some(&repo), &staged.refs)?;
+        tidy(package, &repo);
         log::info!(
             "package={package} imported versions={} refs={} bytes={} seconds={:.2} push_seconds={:.3}",
             summary.versions_imported,
@@ -723,7 +724,34 @@ fn entries(tree: &SourceTree) -> impl Iterator<Item = Entry<'_>> {
     })
 }
 
-/// git refuses `<`, `>` and newlines in identities; a changelog may have them.
+/// Every run that imports versions adds one pack to the work repository. Past this many,
+/// the run repacks it into one, so that what each run reads (every pack's index) stays
+/// small, and the versions' shared content is stored once, as deltas.
+const REPACK_AT: usize = 16;
+
+/// Repacks the work repository once it has [`REPACK_AT`] packs. Runs after the push and
+/// the audit's commit, under the package lock, when every imported version has its tag in
+/// the work repository (so no commit is dropped); a failure only costs disk and is
+/// logged, and the next run tries again.
+fn tidy(package: &PackageName, repo: &GitDir) {
+    let packs = match repo.pack_count() {
+        Ok(n) if n >= REPACK_AT => n,
+        Ok(_) => return,
+        Err(e) => {
+            log::warn!("package={package} cannot count the work repository's packs: {e}");
+            return;
+        }
+    };
+    let started = std::time::Instant::now();
+    match repo.repack() {
+        Ok(()) => log::info!(
+            "package={package} repacked the work repository ({packs} packs into one) in {:.2}s",
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => log::warn!("package={package} repacking the work repository failed: {e}"),
+    }
+}
+
 /// Unpacks the source package of `version` fetched into `dir`, checking that it is
 /// `package`'s. Runs on the unpacking thread, so it touches nothing but its arguments.
 fn unpack_version(
@@ -750,6 +778,7 @@ fn unpack_version(
     Ok(tree)
 }
 
+/// git refuses `<`, `>` and newlines in identities; a changelog may have them.
 fn clean_identity(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '<' | '>' | '\n' | '\0'))
