@@ -111,7 +111,7 @@ pub fn ls_remote(options: &GitOptions, url: &str) -> Result<Option<RemoteRefs>, 
 /// say whether it did. Other URLs are left alone (`Ok(false)`): remote hosts are set up by
 /// their operators. The path is taken literally (no %-decoding). An empty directory counts
 /// as missing, so that an operator's `mkdir` does not turn into a permanent "unreachable".
-pub fn ensure_local_bare_remote(options: &GitOptions, url: &str) -> Result<bool, Error> {
+pub fn ensure_local_bare_remote(url: &str) -> Result<bool, Error> {
     check_url(url)?;
     let Some(path) = local_path(url) else {
         return Ok(false);
@@ -119,7 +119,7 @@ pub fn ensure_local_bare_remote(options: &GitOptions, url: &str) -> Result<bool,
     if !local_remote_missing(&path) {
         return Ok(false);
     }
-    crate::repo::init_bare(&path, options)?;
+    crate::repo::init_bare(&path)?;
     Ok(true)
 }
 

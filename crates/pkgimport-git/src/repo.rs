@@ -61,7 +61,7 @@ impl GitDir {
             .map_err(|e| Error::io("resolving the repository path", e))?;
         let dir = GitDir { path, options };
         if !dir.path.exists() {
-            init_bare(&dir.path, &dir.options)?;
+            init_bare(&dir.path)?;
             return Ok(dir);
         }
         // Catch a path that exists but is not a bare repository before anything is written
@@ -399,7 +399,7 @@ fn remove_if_present(path: &Path, removed: &mut Vec<PathBuf>) -> Result<(), Erro
 /// Create a bare repository at `path`: initialise a temporary sibling, configure it, then
 /// rename it into place (replacing `path` if it is an empty directory). If another process
 /// won the race, its repository is kept.
-pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> {
+pub(crate) fn init_bare(path: &Path) -> Result<(), Error> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(Error::invalid(
@@ -416,21 +416,7 @@ pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> 
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        run_ok(
-            options,
-            Invocation::new(
-                None,
-                &[
-                    "init",
-                    "--bare",
-                    "--quiet",
-                    "--template=",
-                    "--object-format=sha1",
-                    "--initial-branch=main",
-                ],
-            )
-            .arg(&temp),
-        )?;
+        write_layout(&temp)?;
         append_config(&temp.join("config"))?;
         match std::fs::rename(&temp, path) {
             Ok(()) => Ok(()),
@@ -448,7 +434,32 @@ pub(crate) fn init_bare(path: &Path, options: &GitOptions) -> Result<(), Error> 
     result
 }
 
-/// Appends [`REPO_CONFIG`] to the `config` file that `git init` just wrote. Written by hand
+/// Writes what `git init --bare --template= --object-format=sha1 --initial-branch=main`
+/// writes: `HEAD` on `main`, a `config` with the core settings of a bare SHA-1 repository
+/// (format version 0: no extensions), and the empty `objects/` and `refs/` directories.
+/// Done here rather than by git to save a process per new repository, two in the first
+/// import of a package with a local remote; the layout has been the same since git 1.x,
+/// and the tests run git (`fsck`, `config`, every command of an import) on the result.
+fn write_layout(dir: &Path) -> Result<(), Error> {
+    let io = |what: &Path, e| Error::io(format!("creating {}", what.display()), e);
+    for sub in ["objects/info", "objects/pack", "refs/heads", "refs/tags"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).map_err(|e| io(&path, e))?;
+    }
+    for (name, text) in [
+        ("HEAD", "ref: refs/heads/main\n"),
+        (
+            "config",
+            "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n",
+        ),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Appends [`REPO_CONFIG`] to the `config` file that [`write_layout`] just wrote. Written by hand
 /// rather than by one `git config` process per key: the keys are our constants, the syntax
 /// is git's plain INI (`[section]` then `\tkey = value`), and the six processes were a tenth
 /// of a small package's import. A test reads every key back through `git config`.

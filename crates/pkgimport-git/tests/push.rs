@@ -77,8 +77,8 @@ fn first_push(f: &Fixture) {
         None,
         "not created yet"
     );
-    assert!(ensure_local_bare_remote(&options, &f.url).unwrap());
-    assert!(!ensure_local_bare_remote(&options, &f.url).unwrap());
+    assert!(ensure_local_bare_remote(&f.url).unwrap());
+    assert!(!ensure_local_bare_remote(&f.url).unwrap());
     assert_eq!(
         ls_remote(&options, &f.url).unwrap(),
         Some(Default::default())
@@ -268,7 +268,7 @@ fn missing_file_remote_is_unreachable_but_a_missing_local_object_is_not() {
     assert_eq!(ls_remote(&GitOptions::default(), missing).unwrap(), None);
 
     // The remote answered, the mistake is ours: not an outage to retry forever.
-    assert!(ensure_local_bare_remote(&GitOptions::default(), &f.url).unwrap());
+    assert!(ensure_local_bare_remote(&f.url).unwrap());
     let absent = Oid::from_hex("1234567890123456789012345678901234567890").unwrap();
     let err = f
         .work
@@ -340,7 +340,7 @@ fn an_empty_directory_counts_as_a_missing_local_remote() {
     std::fs::create_dir_all(path).unwrap();
     let options = GitOptions::default();
     assert_eq!(ls_remote(&options, &f.url).unwrap(), None);
-    assert!(ensure_local_bare_remote(&options, &f.url).unwrap());
+    assert!(ensure_local_bare_remote(&f.url).unwrap());
     f.work
         .push_atomic(&f.url, &[update(SID, f.a, None)])
         .unwrap();
@@ -359,7 +359,7 @@ fn an_empty_directory_counts_as_a_missing_local_remote() {
 #[test]
 fn an_empty_work_repository_fetches_what_the_remote_has() {
     let f = fixture();
-    ensure_local_bare_remote(&GitOptions::default(), &f.url).unwrap();
+    ensure_local_bare_remote(&f.url).unwrap();
     f.work
         .push_atomic(&f.url, &[update(SID, f.b, None), update(TAG_A, f.a, None)])
         .unwrap();

@@ -408,7 +408,7 @@ impl Importer<'_> {
             "package={package} the work repository lacks imported commits; fetching {}",
             pkgimport_git::redact_userinfo(&url)
         );
-        pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
+        pkgimport_git::ensure_local_bare_remote(&url).map_err(git_error)?;
         repo.fetch_all(&url).map_err(git_error)?;
         Ok(Some(repo.missing_commits(commits).map_err(git_error)?))
     }
@@ -434,7 +434,7 @@ impl Importer<'_> {
             })
             .collect::<Result<_>>()?;
         if !updates.is_empty() {
-            pkgimport_git::ensure_local_bare_remote(&self.settings.git, &url).map_err(git_error)?;
+            pkgimport_git::ensure_local_bare_remote(&url).map_err(git_error)?;
             let opened;
             let repo = match repo {
                 Some(repo) => repo,
