@@ -46,27 +46,6 @@ const CONCURRENCY: &str = "3";
 /// Suites new versions are published into.
 const SUITES: [&str; 3] = ["sid", "trixie", "trixie-security"];
 
-/// splitmix64: small, seeded, and good enough to pick moments and victims.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
-
 #[expect(
     clippy::disallowed_methods,
     reason = "the sweep's knobs come from the test's environment"
@@ -115,7 +94,11 @@ impl Model {
 
     /// Publishes a new version, or copies a package's newest version into a suite that
     /// lacks it (a ref-only import).
-    fn publish_some(&mut self, sim: &pkgimport_lpsim::SimHandle, rng: &mut Rng) {
+    fn publish_some(
+        &mut self,
+        sim: &pkgimport_lpsim::SimHandle,
+        rng: &mut pkgimport_testkit::SplitMix64,
+    ) {
         let package = package_name(rng.below(u64::from(PACKAGES)) as u32);
         let pubs = &self.publications[&package];
         let top = pubs.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
@@ -347,7 +330,7 @@ struct Kills {
 fn crash_sweep_keeps_every_invariant() {
     let rounds = env_number("PKGIMPORT_SWEEP_ROUNDS", 6);
     let seed = env_number("PKGIMPORT_SWEEP_SEED", 1);
-    let mut rng = Rng(seed);
+    let mut rng = pkgimport_testkit::SplitMix64(seed);
     let started = Instant::now();
 
     let env = TestEnv::new();

@@ -194,7 +194,7 @@ fn schedule(
         packages.len(),
         options.publications
     );
-    let mut rng = SplitMix64(options.seed);
+    let mut rng = pkgimport_testkit::SplitMix64(options.seed);
     let mut chosen: Vec<usize> = Vec::new();
     while chosen.len() < options.publications {
         let i = rng.below(packages.len() as u64) as usize;
@@ -440,27 +440,4 @@ fn print_table(
         );
     }
     Ok(())
-}
-
-/// SplitMix64: a tiny seeded generator, enough to pick packages and moments reproducibly.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in `[0, n)` (the modulo bias is negligible for small `n`).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
