@@ -83,18 +83,8 @@ impl Sim {
         let body = format!(
             r#"{{"package":"{package}","version":"{version}","suite":"{suite}","status":"Published"}}"#
         );
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        write!(
-            stream,
-            "POST /_sim/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        if !response.starts_with("HTTP/1.1 2") {
-            bail!("publishing {package} {version} to {suite}: {response}");
-        }
+        self.control("/_sim/publish", &body)
+            .with_context(|| format!("publishing {package} {version} to {suite}"))?;
         Ok(())
     }
 }
