@@ -8,7 +8,7 @@ use std::io::{self, BufRead, Write};
 
 use anyhow::Context;
 use pkgimport_core::{PackageName, Priority};
-use pkgimport_jobq::{Store, Timestamp};
+use pkgimport_queue::{Store, Timestamp};
 
 use crate::config::{self, Config};
 use crate::{Exit, Failure, OrExit};
@@ -448,7 +448,7 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             Ok(Exit::Ok)
         }
         Command::Report { out: dir } => {
-            use pkgimport_jobq::lock::{self, LockName};
+            use pkgimport_queue::lock::{self, LockName};
             let Ok(_lock) = lock::try_lock(&state_dir, LockName::Report).or_exit(Exit::Failure)?
             else {
                 log::info!("another importctl report is writing; exiting");
@@ -491,12 +491,12 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
 }
 
 /// `migrate-db`: copies `<state_dir>/state.db` into the empty PostgreSQL database `to` (see
-/// `pkgimport_jobq::migrate`) and prints the rows copied per table. The target's URL is only
+/// `pkgimport_queue::migrate`) and prints the rows copied per table. The target's URL is only
 /// ever shown redacted. Exit 65 when the target has rows: the input is wrong for this
 /// command and trying again will not change that, while 1 would say nothing more than
 /// "failed".
 fn migrate_db(config: &Config, to: &str, out: &mut dyn Write) -> Result<Exit, Failure> {
-    use pkgimport_jobq::migrate::{self, MigrateError as E};
+    use pkgimport_queue::migrate::{self, MigrateError as E};
     let state_dir = config.state_dir();
     let mut line = String::new();
     let to = match to {
@@ -806,7 +806,7 @@ fn check(
             wal_bytes: (mib("check.wal_warning_mib"), mib("check.wal_critical_mib")),
             overrides,
         };
-        let db = config.state_dir().join(pkgimport_jobq::DB_FILE);
+        let db = config.state_dir().join(pkgimport_queue::DB_FILE);
         if config.database_url().is_none() && !db.exists() {
             anyhow::bail!("no state database at {}", db.display());
         }

@@ -71,8 +71,8 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-impl From<pkgimport_jobq::Error> for Failure {
-    fn from(e: pkgimport_jobq::Error) -> Failure {
+impl From<pkgimport_queue::Error> for Failure {
+    fn from(e: pkgimport_queue::Error) -> Failure {
         let exit = if e.is_transient() {
             Exit::TempFail
         } else {

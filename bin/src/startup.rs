@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use pkgimport_driver::{DriverSettings, RequeueDelays};
-use pkgimport_jobq::lock::{self, LockFile, LockName};
+use pkgimport_queue::lock::{self, LockFile, LockName};
 
 use crate::config::Config;
 use crate::{Exit, Failure, OrExit};
@@ -51,9 +51,9 @@ pub fn driver_settings(config: &Config, exit_when_idle: bool) -> Result<DriverSe
 
 /// Opens the state database the configuration names: SQLite in the state directory, or
 /// the PostgreSQL database of `database.url`.
-pub fn open_store(config: &Config) -> Result<pkgimport_jobq::Store, Failure> {
+pub fn open_store(config: &Config) -> Result<pkgimport_queue::Store, Failure> {
     let state_dir = config.state_dir();
-    pkgimport_jobq::Store::connect(&state_dir, config.database_url())
+    pkgimport_queue::Store::connect(&state_dir, config.database_url())
         .with_context(|| format!("opening the state database of {}", state_dir.display()))
         .or_exit(Exit::Failure)
 }
@@ -61,11 +61,11 @@ pub fn open_store(config: &Config) -> Result<pkgimport_jobq::Store, Failure> {
 /// Takes the package's lock for a whole import (exit 73 when another process holds it):
 /// the lock file on SQLite, an advisory lock on PostgreSQL, which every host sees.
 pub fn lock_package(
-    store: &pkgimport_jobq::Store,
+    store: &pkgimport_queue::Store,
     state_dir: &Path,
     package: &pkgimport_core::PackageName,
     wait: bool,
-) -> Result<pkgimport_jobq::lock::PackageLock, Failure> {
+) -> Result<pkgimport_queue::lock::PackageLock, Failure> {
     if wait {
         return store
             .lock_package_wait(state_dir, package)
@@ -161,12 +161,14 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 }
 
 /// A Launchpad client configured from the `[launchpad]` section.
-pub fn launchpad_client(config: &Config) -> Result<pkgimport_api::Client, Failure> {
+pub fn launchpad_client(config: &Config) -> Result<pkgimport_lp_client::Client, Failure> {
     let credentials = match config.string("launchpad.credentials_file") {
         "" => None,
-        path => Some(pkgimport_api::Credentials::load(Path::new(path)).or_exit(Exit::Config)?),
+        path => {
+            Some(pkgimport_lp_client::Credentials::load(Path::new(path)).or_exit(Exit::Config)?)
+        }
     };
-    let settings = pkgimport_api::ClientSettings {
+    let settings = pkgimport_lp_client::ClientSettings {
         api_root: config.string("launchpad.api_root").to_owned(),
         page_size: config.int("launchpad.page_size") as u32,
         max_attempts: config.int("launchpad.max_attempts") as u32,
@@ -178,7 +180,7 @@ pub fn launchpad_client(config: &Config) -> Result<pkgimport_api::Client, Failur
         credentials,
         download_hosts: config.list("launchpad.download_hosts"),
     };
-    pkgimport_api::Client::new(settings).or_exit(Exit::Config)
+    pkgimport_lp_client::Client::new(settings).or_exit(Exit::Config)
 }
 
 /// Takes the poll lock; `None` if another poll holds it.
@@ -221,8 +223,8 @@ pub fn import_settings(
 /// Adds what a short-lived process's Launchpad client did to the persistent counters that
 /// `importctl metrics` exports.
 pub fn record_launchpad_stats(
-    store: &mut pkgimport_jobq::Store,
-    client: &pkgimport_api::Client,
+    store: &mut pkgimport_queue::Store,
+    client: &pkgimport_lp_client::Client,
 ) -> Result<(), Failure> {
     let stats = client.stats();
     store

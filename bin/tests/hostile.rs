@@ -18,7 +18,7 @@ mod util;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use pkgimport_lpsim::{FaultMode, FaultSettings, SimHandle};
+use pkgimport_lp_sim::{FaultMode, FaultSettings, SimHandle};
 use util::*;
 
 const GOOD: &str = "goodpkg";
@@ -517,7 +517,7 @@ fn versions_with_illegal_characters_are_refused_before_use() {
 /// Hostile Launchpad answers are switched on for the hostile package's run only, then the
 /// good package imports from the healed simulator in a second run. Returns the requests
 /// served during the hostile run.
-fn check_lp_fault(mode: FaultMode, hostile: &str, expected: &str) -> pkgimport_lpsim::SimStats {
+fn check_lp_fault(mode: FaultMode, hostile: &str, expected: &str) -> pkgimport_lp_sim::SimStats {
     let case = Case::new(|archive, _| {
         let tar = native_tar(hostile, |_| {});
         add_native(archive, hostile, "1", &tar);

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Output};
 
-use pkgimport_lpsim::Publish;
+use pkgimport_lp_sim::Publish;
 use util::{TestEnv, dump, wait_for};
 
 /// The variable that names the PostgreSQL server for tests.
@@ -194,7 +194,7 @@ fn issue_9_migrate_db_round_trip() {
     env.ctl_ok(&["snapshot"]);
     env.ctl_ok(&["verify", "--all"]);
     let runs_before = env.ctl_json(&["runs"]);
-    let watermarks_before = pkgimport_jobq::Store::open(&env.state())
+    let watermarks_before = pkgimport_queue::Store::open(&env.state())
         .unwrap()
         .watermarks()
         .unwrap();

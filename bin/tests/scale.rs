@@ -72,7 +72,7 @@ fn issue_8_new_series_imports_are_ref_only() {
 
     // A new series opens with every package in it.
     let copied = sim
-        .open_series(&pkgimport_lpsim::OpenSeries {
+        .open_series(&pkgimport_lp_sim::OpenSeries {
             series: "forky".into(),
             copy_from: Vec::new(),
             date_created: None,

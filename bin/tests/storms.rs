@@ -16,7 +16,7 @@
 )]
 mod util;
 
-use pkgimport_lpsim::{FaultMode, FaultSettings, SimHandle};
+use pkgimport_lp_sim::{FaultMode, FaultSettings, SimHandle};
 use util::*;
 
 fn faults(mode: FaultMode) -> FaultSettings {

@@ -34,8 +34,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pkgimport_core::PackageName;
-use pkgimport_jobq::{Outcome, Store, Timestamp};
-use pkgimport_lpsim::Publish;
+use pkgimport_lp_sim::Publish;
+use pkgimport_queue::{Outcome, Store, Timestamp};
 
 use util::{TestEnv, dump};
 
@@ -96,7 +96,7 @@ impl Model {
     /// lacks it (a ref-only import).
     fn publish_some(
         &mut self,
-        sim: &pkgimport_lpsim::SimHandle,
+        sim: &pkgimport_lp_sim::SimHandle,
         rng: &mut pkgimport_testkit::SplitMix64,
     ) {
         let package = package_name(rng.below(u64::from(PACKAGES)) as u32);

@@ -1,16 +1,16 @@
-//! Fuzz target: decoding Launchpad's JSON answers with serde_json, as `pkgimport_api` does:
+//! Fuzz target: decoding Launchpad's JSON answers with serde_json, as `pkgimport_lp_client` does:
 //! a collection page of publications, a page of distro series, and a `sourceFileUrls`
 //! answer. The input decides nothing but the bytes; decoding must never panic, and the
 //! accessors on what decodes must not either.
 //!
-//! `Page<T>` and `RawSourceFile` are private to `pkgimport_api`, so this target mirrors
+//! `Page<T>` and `RawSourceFile` are private to `pkgimport_lp_client`, so this target mirrors
 //! their wire shape (`next_collection_link` + `entries`; nullable `url`, `size`, `sha256`).
 //! The entry types are the crate's own.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pkgimport_api::{DistroSeries, Publication, SourceFile};
+use pkgimport_lp_client::{DistroSeries, Publication, SourceFile};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = p.sourcepub_id();
             let _ = p.series_name();
             // What we echo back (watermarks) must re-parse to the same instant.
-            let again = pkgimport_api::LpDateTime::parse(p.date_created.as_str())
+            let again = pkgimport_lp_client::LpDateTime::parse(p.date_created.as_str())
                 .expect("a parsed datetime re-parses");
             assert_eq!(again, p.date_created);
             let round = serde_json::to_vec(p).expect("serialises");

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
 use pkgimport_core::PackageName;
-use pkgimport_jobq::{Outcome, Store};
+use pkgimport_queue::{Outcome, Store};
 
 use crate::median;
 use crate::sweep::{CONCURRENCY, Setup, tail};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use pkgimport_core::{PackageName, Priority};
-use pkgimport_jobq::{Disposition, Outcome, RunEnd, Store};
+use pkgimport_queue::{Disposition, Outcome, RunEnd, Store};
 
 mod import;
 mod latency;

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use nix::sys::resource::{UsageWho, getrusage};
 use pkgimport_core::PackageName;
-use pkgimport_jobq::{Outcome, RunRecord, Store};
+use pkgimport_queue::{Outcome, RunRecord, Store};
 
 use crate::sim::{Sim, log_field};
 use crate::{Bins, measure};

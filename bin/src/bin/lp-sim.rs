@@ -1,5 +1,5 @@
 //! `lp-sim`: a local stand-in for Launchpad, for tests and the demo (a thin wrapper around
-//! `pkgimport_lpsim`).
+//! `pkgimport_lp_sim`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use package_importer::{Exit, Failure, OrExit};
-use pkgimport_lpsim::{Sim, SimConfig, SimSource, SyntheticSpec};
+use pkgimport_lp_sim::{Sim, SimConfig, SimSource, SyntheticSpec};
 
 /// Serve Launchpad's REST wire format from a fixture archive or a synthetic history.
 ///

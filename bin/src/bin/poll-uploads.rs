@@ -61,7 +61,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
     package_importer::record_launchpad_stats(&mut store, &client)?;
     if result.is_ok() {
         store
-            .set_counters(&[("last_poll_ok_ms", pkgimport_jobq::Timestamp::now().0)])
+            .set_counters(&[("last_poll_ok_ms", pkgimport_queue::Timestamp::now().0)])
             .or_exit(Exit::Failure)?;
     }
     if let Some(outcome) = outcome {

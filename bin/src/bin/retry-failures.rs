@@ -32,7 +32,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         max_consecutive: config.int("retry.max_consecutive") as u32,
     };
     let mut store = package_importer::open_store(&config)?;
-    let s = retry::retry_failures(&mut store, &settings, pkgimport_jobq::Timestamp::now())?;
+    let s = retry::retry_failures(&mut store, &settings, pkgimport_queue::Timestamp::now())?;
     log::info!(
         "retry-failures: requeued={} waiting={} needs_attention={} permanent={}",
         s.requeued,

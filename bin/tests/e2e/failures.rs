@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use pkgimport_lpsim::{FaultMode, FaultSettings};
+use pkgimport_lp_sim::{FaultMode, FaultSettings};
 
 use crate::util::*;
 

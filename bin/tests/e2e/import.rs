@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pkgimport_lpsim::Publish;
+use pkgimport_lp_sim::Publish;
 
 use crate::util::*;
 
@@ -634,8 +634,8 @@ fn a_file_shared_by_versions_is_downloaded_once() {
 both_backends!(launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing);
 fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing(env: &TestEnv) {
     let sim = env.start_sim();
-    sim.set_faults(pkgimport_lpsim::FaultSettings {
-        mode: pkgimport_lpsim::FaultMode::Down,
+    sim.set_faults(pkgimport_lp_sim::FaultSettings {
+        mode: pkgimport_lp_sim::FaultMode::Down,
         error_rate: None,
         status: None,
         retry_after: None,
@@ -644,8 +644,8 @@ fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing(env: &Test
     .unwrap();
     let out = env.import_one("hello");
     assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
-    sim.set_faults(pkgimport_lpsim::FaultSettings {
-        mode: pkgimport_lpsim::FaultMode::Ok,
+    sim.set_faults(pkgimport_lp_sim::FaultSettings {
+        mode: pkgimport_lp_sim::FaultMode::Ok,
         error_rate: None,
         status: None,
         retry_after: None,

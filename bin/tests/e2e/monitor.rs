@@ -1,7 +1,7 @@
 //! importctl check (the Nagios plugin), metrics (Prometheus) and snapshot.
 
 use pkgimport_core::{PackageName, Priority};
-use pkgimport_jobq::{Disposition, NewFailure, Outcome, RunEnd, Store, Timestamp};
+use pkgimport_queue::{Disposition, NewFailure, Outcome, RunEnd, Store, Timestamp};
 
 use crate::util::*;
 

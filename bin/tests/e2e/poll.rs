@@ -4,7 +4,7 @@
 use std::process::Output;
 
 use chrono::{Duration as ChronoDuration, Utc};
-use pkgimport_lpsim::{FaultMode, FaultSettings, Publish};
+use pkgimport_lp_sim::{FaultMode, FaultSettings, Publish};
 
 use crate::util::*;
 
@@ -31,7 +31,7 @@ fn queued(env: &TestEnv) -> Vec<String> {
 }
 
 fn watermarks(env: &TestEnv) -> Vec<(String, String)> {
-    let mut s = pkgimport_jobq::Store::open(&env.state()).unwrap();
+    let mut s = pkgimport_queue::Store::open(&env.state()).unwrap();
     s.watermarks()
         .unwrap()
         .into_iter()
@@ -250,9 +250,10 @@ fn a_flaky_launchpad_still_gets_polled() {
 fn a_second_poll_exits_at_once_while_one_holds_the_lock() {
     let env = TestEnv::new();
     let _sim = env.start_sim();
-    let _held = pkgimport_jobq::lock::try_lock(&env.state(), pkgimport_jobq::lock::LockName::Poll)
-        .unwrap()
-        .unwrap();
+    let _held =
+        pkgimport_queue::lock::try_lock(&env.state(), pkgimport_queue::lock::LockName::Poll)
+            .unwrap()
+            .unwrap();
     let log = poll_ok(&env, &["--initial", "all"]);
     assert!(log.contains("holds the poll lock"), "{log}");
     assert!(queued(&env).is_empty());

@@ -134,7 +134,7 @@ fn everything_at_once_surfaces_no_busy_error_and_loses_no_job() {
             .len(),
         0
     );
-    let mut store = pkgimport_jobq::Store::open(&env.state()).unwrap();
+    let mut store = pkgimport_queue::Store::open(&env.state()).unwrap();
     assert!(store.open_runs().unwrap().is_empty());
     assert!(store.packages_in_flight().unwrap().is_empty());
     assert_eq!(store.integrity_check().unwrap(), Ok(()));

@@ -112,8 +112,8 @@ impl TestEnv {
     }
 
     /// Opens the state database that the binaries use, on either backend.
-    pub(crate) fn store(&self) -> pkgimport_jobq::Store {
-        pkgimport_jobq::Store::connect(&self.state(), self.database_url())
+    pub(crate) fn store(&self) -> pkgimport_queue::Store {
+        pkgimport_queue::Store::connect(&self.state(), self.database_url())
             .unwrap_or_else(|e| panic!("{}: opening the store: {e}", self.backend()))
     }
 
@@ -154,7 +154,7 @@ impl TestEnv {
 
     /// Starts an in-process Launchpad simulator over a copy of the fixture archive, and
     /// points the config at it.
-    pub(crate) fn start_sim(&self) -> pkgimport_lpsim::SimHandle {
+    pub(crate) fn start_sim(&self) -> pkgimport_lp_sim::SimHandle {
         self.start_sim_with(|_| {})
     }
 
@@ -164,7 +164,7 @@ impl TestEnv {
         &self,
         packages: u32,
         series: u16,
-    ) -> pkgimport_lpsim::SimHandle {
+    ) -> pkgimport_lp_sim::SimHandle {
         self.start_synthetic_sim_versions(packages, series, 1)
     }
 
@@ -174,9 +174,9 @@ impl TestEnv {
         packages: u32,
         series: u16,
         versions: u32,
-    ) -> pkgimport_lpsim::SimHandle {
-        let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
-            source: pkgimport_lpsim::SimSource::Synthetic(pkgimport_lpsim::SyntheticSpec {
+    ) -> pkgimport_lp_sim::SimHandle {
+        let sim = pkgimport_lp_sim::Sim::start(pkgimport_lp_sim::SimConfig {
+            source: pkgimport_lp_sim::SimSource::Synthetic(pkgimport_lp_sim::SyntheticSpec {
                 packages,
                 series,
                 versions,
@@ -193,12 +193,15 @@ impl TestEnv {
     }
 
     /// Like [`TestEnv::start_sim`], letting `prepare` change the archive first.
-    pub(crate) fn start_sim_with(&self, prepare: impl FnOnce(&Path)) -> pkgimport_lpsim::SimHandle {
+    pub(crate) fn start_sim_with(
+        &self,
+        prepare: impl FnOnce(&Path),
+    ) -> pkgimport_lp_sim::SimHandle {
         let archive = self.root().join("archive");
         copy_dir(&fixtures().join("debian"), &archive);
         prepare(&archive);
-        let sim = pkgimport_lpsim::Sim::start(pkgimport_lpsim::SimConfig {
-            source: pkgimport_lpsim::SimSource::Archive(archive),
+        let sim = pkgimport_lp_sim::Sim::start(pkgimport_lp_sim::SimConfig {
+            source: pkgimport_lp_sim::SimSource::Archive(archive),
             distribution: "debian".into(),
             listen: "127.0.0.1:0".parse().unwrap(),
             seed: 7,

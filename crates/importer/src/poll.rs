@@ -1,0 +1,287 @@
+//! `poll-uploads`: new publications since each partition's watermark become queued jobs.
+//!
+//! A partition is one series of one distribution; Launchpad is asked one partition at a time
+//! because unpartitioned queries time out. For each partition the poller asks for
+//! publications created since the watermark minus a skew delta, oldest first, and enqueues
+//! one job per package at priority `upload`, page by page. The watermark is the largest
+//! `date_created` seen: Launchpad's own time, never the local clock.
+//!
+//! Watermarks move only at the very end, in one transaction, after every partition has
+//! been enqueued. A crash or an outage part-way therefore moves no watermark, and the next
+//! run enqueues the same packages again: triggers are at-least-once, and the queue merges
+//! duplicates. The skew delta covers a publication that Launchpad makes visible later than
+//! one with a later `date_created`.
+//!
+//! A partition without a watermark starts according to [`Start`]: from a given date, from
+//! the beginning, or "from now". "From now" is Launchpad's now: the newest publication in
+//! the partition becomes the watermark and nothing is enqueued, so a first run never floods
+//! the queue by surprise. Once a distribution has any watermark, a partition that appears
+//! later (a new series opening) starts from the beginning, since all of it is new.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pkgimport_core::{PackageName, Priority};
+use pkgimport_lp_client::{
+    Client, LpDateTime, PublicationOrder, PublicationStatus, PublishedSourcesQuery,
+};
+use pkgimport_queue::monitor::SeenPublication;
+use pkgimport_queue::{Store, Timestamp};
+
+/// Where a partition without a watermark starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From Launchpad's now: record the newest publication, enqueue nothing.
+    Now,
+    /// From this date.
+    Since(DateTime<Utc>),
+    /// From the beginning: backfill everything.
+    All,
+}
+
+/// What the poller needs, resolved from the configuration.
+#[derive(Clone, Debug)]
+pub struct PollSettings {
+    pub distributions: Vec<String>,
+    pub skew: Duration,
+    pub start: Start,
+    /// Packages are enqueued in batches of this many publications.
+    pub batch: usize,
+}
+
+/// What one poll did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    pub partitions: u64,
+    pub publications: u64,
+    pub enqueued: u64,
+    pub skipped: u64,
+    pub watermarks_moved: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("launchpad: {0}")]
+    Launchpad(#[from] pkgimport_lp_client::Error),
+    #[error(transparent)]
+    Store(#[from] pkgimport_queue::Error),
+    /// A fault injected with `PKGIMPORT_FAULT`, for recovery drills.
+    #[error("fault injected at {0}")]
+    Fault(String),
+}
+
+impl PollError {
+    /// Launchpad stayed unavailable after retries: nothing is wrong with our data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, PollError::Launchpad(e) if e.is_transient())
+    }
+}
+
+/// Named points where a drill can stop the poller (`PKGIMPORT_FAULT=<point>`).
+pub const FAULT_BETWEEN_PARTITIONS: &str = "poll-between-partitions";
+
+/// Polls every partition of every configured distribution. `fault` names a point at which
+/// to stop with an error, for drills.
+pub fn poll(
+    client: &Client,
+    store: &mut Store,
+    settings: &PollSettings,
+    fault: Option<&str>,
+) -> Result<PollSummary, PollError> {
+    let mut summary = PollSummary::default();
+    // (distro, series) → newest date_created seen; stored only at the very end.
+    let mut new_marks: BTreeMap<(String, String), LpDateTime> = BTreeMap::new();
+    for distro in &settings.distributions {
+        let series = client.distro_series(distro)?;
+        let distro_known = store.watermarks()?.iter().any(|(d, _, _)| d == distro);
+        for s in &series {
+            if summary.partitions > 0 && fault == Some(FAULT_BETWEEN_PARTITIONS) {
+                return Err(PollError::Fault(FAULT_BETWEEN_PARTITIONS.to_owned()));
+            }
+            summary.partitions += 1;
+            let mark = store.watermark(distro, &s.name)?;
+            let since = match (&mark, &settings.start, distro_known) {
+                (Some(m), _, _) => match LpDateTime::parse(m) {
+                    Ok(m) => Some(
+                        m.utc() - chrono::Duration::from_std(settings.skew).unwrap_or_default(),
+                    ),
+                    Err(e) => {
+                        log::warn!(
+                            "ignoring unreadable watermark {m:?} of {distro}/{}: {e}",
+                            s.name
+                        );
+                        None
+                    }
+                },
+                (None, _, true) | (None, Start::All, _) => None,
+                (None, Start::Since(d), false) => Some(*d),
+                (None, Start::Now, false) => {
+                    let newest = newest_publication(client, distro, &s.self_link)?;
+                    let mark = newest.unwrap_or_else(|| LpDateTime::from_utc(DateTime::UNIX_EPOCH));
+                    log::info!(
+                        "partition {distro}/{} starts from {}",
+                        s.name,
+                        mark.as_str()
+                    );
+                    new_marks.insert((distro.clone(), s.name.clone()), mark);
+                    continue;
+                }
+            };
+            let newest = poll_partition(
+                client,
+                store,
+                distro,
+                &s.self_link,
+                since,
+                settings,
+                &mut summary,
+            )?;
+            if let Some(newest) = newest {
+                let key = (distro.clone(), s.name.clone());
+                let moved = mark.as_deref() != Some(newest.as_str());
+                if moved {
+                    new_marks.insert(key, newest);
+                }
+            }
+        }
+    }
+    // Everything is enqueued: now, and only now, the watermarks move, all at once.
+    let marks: Vec<(String, String, String)> = new_marks
+        .into_iter()
+        .map(|((distro, series), mark)| (distro, series, mark.as_str().to_owned()))
+        .collect();
+    store.set_watermarks(&marks)?;
+    summary.watermarks_moved = marks.len() as u64;
+    Ok(summary)
+}
+
+/// Enqueues every package published in one partition since `since`, a batch at a time.
+/// Returns the newest `date_created` seen.
+fn poll_partition(
+    client: &Client,
+    store: &mut Store,
+    distro: &str,
+    series_link: &str,
+    since: Option<DateTime<Utc>>,
+    settings: &PollSettings,
+    summary: &mut PollSummary,
+) -> Result<Option<LpDateTime>, PollError> {
+    let query = PublishedSourcesQuery {
+        distro_series: Some(series_link.to_owned()),
+        created_since_date: since,
+        order: PublicationOrder::OldestFirst,
+        ..PublishedSourcesQuery::default()
+    };
+    let mut newest: Option<LpDateTime> = None;
+    let mut batch: BTreeSet<PackageName> = BTreeSet::new();
+    let mut seen: BTreeMap<String, (LpDateTime, SeenPublication)> = BTreeMap::new();
+    let mut in_batch = 0usize;
+    for publication in client.published_sources(distro, &query) {
+        let p = publication?;
+        summary.publications += 1;
+        if newest
+            .as_ref()
+            .is_none_or(|n| p.date_created.utc() > n.utc())
+        {
+            newest = Some(p.date_created.clone());
+        }
+        // Debian's publications stay Pending in Launchpad; both mean "uploaded".
+        if !matches!(
+            p.status,
+            PublicationStatus::Pending | PublicationStatus::Published
+        ) {
+            summary.skipped += 1;
+            continue;
+        }
+        match PackageName::parse(&p.source_package_name) {
+            Ok(name) => {
+                let newer = seen
+                    .get(name.as_str())
+                    .is_none_or(|(d, _)| p.date_created.utc() > d.utc());
+                if newer {
+                    let row = SeenPublication {
+                        package: name.to_string(),
+                        distro: distro.to_owned(),
+                        series: p.series_name().to_owned(),
+                        pocket: p.pocket.as_str().to_owned(),
+                        version: p.source_package_version.clone(),
+                        date_created: p.date_created.as_str().to_owned(),
+                        seen_at: Timestamp::now(),
+                    };
+                    seen.insert(name.to_string(), (p.date_created.clone(), row));
+                }
+                batch.insert(name);
+            }
+            Err(e) => {
+                log::warn!("skipping publication {}: {e}", p.self_link);
+                summary.skipped += 1;
+                continue;
+            }
+        }
+        in_batch += 1;
+        if in_batch >= settings.batch {
+            summary.enqueued += flush(store, &mut batch, &mut seen)?;
+            in_batch = 0;
+        }
+    }
+    summary.enqueued += flush(store, &mut batch, &mut seen)?;
+    Ok(newest)
+}
+
+/// Enqueues a batch, and remembers the newest publication seen of each package in it (for
+/// the report's UP-TO-DATE column, without asking Launchpad again).
+fn flush(
+    store: &mut Store,
+    batch: &mut BTreeSet<PackageName>,
+    seen: &mut BTreeMap<String, (LpDateTime, SeenPublication)>,
+) -> Result<u64, PollError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<PackageName> = std::mem::take(batch).into_iter().collect();
+    store.enqueue(&names, Priority::UPLOAD)?;
+    let rows: Vec<SeenPublication> = std::mem::take(seen)
+        .into_values()
+        .map(|(_, row)| row)
+        .collect();
+    store.record_seen(&rows, later)?;
+    Ok(names.len() as u64)
+}
+
+/// Whether Launchpad time `a` is later than `b`; unreadable times count as not later.
+pub fn later(a: &str, b: &str) -> bool {
+    match (LpDateTime::parse(a), LpDateTime::parse(b)) {
+        (Ok(a), Ok(b)) => a.utc() > b.utc(),
+        _ => false,
+    }
+}
+
+/// The `date_created` of the newest publication in a partition, if any.
+fn newest_publication(
+    client: &Client,
+    distro: &str,
+    series_link: &str,
+) -> Result<Option<LpDateTime>, PollError> {
+    let query = PublishedSourcesQuery {
+        distro_series: Some(series_link.to_owned()),
+        order: PublicationOrder::NewestFirst,
+        ..PublishedSourcesQuery::default()
+    };
+    match client.published_sources(distro, &query).next() {
+        None => Ok(None),
+        Some(p) => Ok(Some(p?.date_created)),
+    }
+}
+
+/// Parses `--since`: RFC 3339 (`2024-01-01T00:00:00Z`) or a plain date (`2024-01-01`, UTC).
+pub fn parse_since(raw: &str) -> Result<DateTime<Utc>, String> {
+    let full = if raw.len() == 10 {
+        format!("{raw}T00:00:00Z")
+    } else {
+        raw.to_owned()
+    };
+    DateTime::parse_from_rfc3339(&full)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| format!("invalid date {raw:?} (use YYYY-MM-DD or RFC 3339): {e}"))
+}

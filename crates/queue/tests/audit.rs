@@ -1,0 +1,114 @@
+//! The audit tables follow the three-phase state machine, on a real SQLite file and, when
+//! `PKGIMPORT_TEST_PG_URL` is set, on a fresh PostgreSQL database.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{TestDb, each_backend};
+use pkgimport_audit::Phase;
+use pkgimport_core::PackageName;
+use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
+
+fn staged(new: &str, old: Option<&str>) -> StagedAudit {
+    StagedAudit {
+        refs: vec![StagedRef {
+            name: "refs/heads/importer/debian/sid".into(),
+            old: old.map(Into::into),
+            new: new.into(),
+        }],
+        versions: BTreeMap::from([("2.10-3".to_owned(), new.to_owned())]),
+        publications: vec![PublicationRow {
+            distro: "debian".into(),
+            series: "sid".into(),
+            pocket: "Release".into(),
+            version: "2.10-3".into(),
+            date_created: "2024-01-01T00:00:00+00:00".into(),
+        }],
+    }
+}
+
+#[test]
+fn three_phases_move_staged_rows_into_the_committed_audit() {
+    each_backend(three_phases_on);
+}
+
+fn three_phases_on(db: &TestDb) {
+    let mut s = db.store();
+    let p = PackageName::parse("hello").unwrap();
+    assert_eq!(s.audit(&p).unwrap().phase, Phase::Idle);
+
+    s.audit_stage(&p, &staged("aaa", None)).unwrap();
+    let a = s.audit(&p).unwrap();
+    assert_eq!(a.phase, Phase::Staged);
+    assert!(a.refs.is_empty(), "staged rows must not show as committed");
+    assert_eq!(a.staged, staged("aaa", None));
+    // Staging twice is a bug: the first must be pushed or dropped.
+    assert!(s.audit_stage(&p, &staged("bbb", None)).is_err());
+    assert!(s.audit_commit(&p).is_err(), "committing before the mark");
+
+    s.audit_drop_staged(&p).unwrap();
+    assert_eq!(s.audit(&p).unwrap().phase, Phase::Idle);
+
+    s.audit_stage(&p, &staged("aaa", None)).unwrap();
+    s.audit_mark(&p, Some(7)).unwrap();
+    assert_eq!(s.audit(&p).unwrap().phase, Phase::Critical);
+    assert_eq!(
+        s.packages_in_flight().unwrap(),
+        [("hello".to_owned(), Phase::Critical)]
+    );
+    assert!(
+        s.audit_drop_staged(&p).is_err(),
+        "a marked push must be finished, not dropped"
+    );
+
+    s.audit_commit(&p).unwrap();
+    let a = s.audit(&p).unwrap();
+    assert_eq!(a.phase, Phase::Cleanup);
+    assert_eq!(a.refs["refs/heads/importer/debian/sid"], "aaa");
+    assert_eq!(a.versions["2.10-3"], "aaa");
+    assert_eq!(a.publications.len(), 1);
+    assert!(a.staged.refs.is_empty());
+
+    s.audit_unmark(&p).unwrap();
+    assert_eq!(s.audit(&p).unwrap().phase, Phase::Idle);
+    assert!(s.packages_in_flight().unwrap().is_empty());
+
+    // A second round updates the ref in place.
+    s.audit_stage(&p, &staged("ccc", Some("aaa"))).unwrap();
+    s.audit_mark(&p, None).unwrap();
+    s.audit_commit(&p).unwrap();
+    s.audit_unmark(&p).unwrap();
+    assert_eq!(
+        s.audit(&p).unwrap().refs["refs/heads/importer/debian/sid"],
+        "ccc"
+    );
+    assert_eq!(s.audited_packages().unwrap(), ["hello"]);
+}
+
+#[test]
+fn watermarks_are_stored_together() {
+    each_backend(watermarks_on);
+}
+
+fn watermarks_on(db: &TestDb) {
+    let mut s = db.store();
+    assert_eq!(s.watermark("debian", "sid").unwrap(), None);
+    let mark = |series: &str, date: &str| ("debian".to_owned(), series.to_owned(), date.to_owned());
+    s.set_watermarks(&[
+        mark("sid", "2024-01-02T00:00:00+00:00"),
+        mark("trixie", "2024-01-01T00:00:00+00:00"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.watermark("debian", "sid").unwrap().as_deref(),
+        Some("2024-01-02T00:00:00+00:00")
+    );
+    s.set_watermarks(&[mark("sid", "2024-02-02T00:00:00+00:00")])
+        .unwrap();
+    assert_eq!(
+        s.watermark("debian", "sid").unwrap().as_deref(),
+        Some("2024-02-02T00:00:00+00:00")
+    );
+    assert_eq!(s.watermarks().unwrap().len(), 2);
+}
