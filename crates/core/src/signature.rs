@@ -271,11 +271,11 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    /// Issue 7 (fuzzing): a word whose last kept character is wider than one byte made
-    /// `mask_word` slice inside it and panic, in the driver, while it recorded a failure.
-    /// GNU tools in a UTF-8 locale quote names so (`‘x’`).
+    /// A word whose last kept character is wider than one byte must not make `mask_word`
+    /// slice inside it: the driver would panic while it records a failure. GNU tools in a
+    /// UTF-8 locale quote names so (`‘x’`).
     #[test]
-    fn issue_7_fuzz_multibyte_word_end() {
+    fn a_word_ending_in_a_multibyte_character_does_not_panic() {
         check(
             "error: überprüfung fehlgeschlagen für Datei »x«",
             "error: überprüfung fehlgeschlagen für Datei »x«",
@@ -286,11 +286,10 @@ mod tests {
         );
     }
 
-    /// Issue 7 (fuzzing): a signature must normalise to itself. Only the first log prefix
-    /// was stripped, and only when followed by a plain space, so a second pass changed
-    /// `[x] error` and `[a]\tb` again.
+    /// A signature must normalise to itself: every log prefix is stripped, whatever
+    /// whitespace follows it, so a second pass changes neither `[x] error` nor `[a]\tb`.
     #[test]
-    fn issue_7_fuzz_signatures_are_fixed_points() {
+    fn signatures_are_fixed_points_of_normalize() {
         for text in [
             "[2026-11-25T12:00:00Z ERROR import_one] [x] error: nested prefix",
             "[a]\tb c",

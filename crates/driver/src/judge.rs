@@ -1,4 +1,4 @@
-//! Turning how a child ended into a run outcome: the exit-code contract of BRIEF.md, in one
+//! Turning how a child ended into a run outcome: the exit-code contract of ARCHITECTURE.md, in one
 //! pure function.
 
 use std::time::Duration;

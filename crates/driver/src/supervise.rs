@@ -68,7 +68,7 @@ pub(crate) async fn run_child(
             // The import is gone, but what it started in its group (git, a decompressor)
             // may not be: after a SIGKILL of the import alone it would run on unsupervised,
             // and the next run of the package would take its git lock files for stale
-            // ones (found by the crash sweep, issue 7). Nothing of a run outlives it.
+            // ones. Nothing of a run outlives it.
             process::kill_group(pid);
             return match status {
                 Ok(status) => end_of(status),
@@ -133,8 +133,8 @@ pub(crate) fn log_tail(path: &std::path::Path, lines: usize) -> String {
 mod tests {
     use super::*;
 
-    /// Regression test (issue 7, the crash sweep): a git that an import started would run
-    /// on after the import died, and race the next run of the package. Nothing started in
+    /// A git that an import started must not run on after the import died and race the
+    /// next run of the package. Nothing started in
     /// an import's process group may outlive the import.
     #[test]
     fn nothing_an_import_started_outlives_it() {

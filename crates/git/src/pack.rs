@@ -8,7 +8,7 @@
 //!
 //! Why not `git fast-import`: fast-import hashes and compresses every byte on one core,
 //! while the unpacking thread has the other to itself; hashing and compressing were most of
-//! a large import (issue 8). Here blobs are hashed and compressed on all cores, in the
+//! a large import. Here blobs are hashed and compressed on all cores, in the
 //! process that already holds them in memory, and no pipe carries them. What the writer
 //! produces is plain git: version 2 packs and version 2 indexes, the formats of git's
 //! `Documentation/gitformat-pack.txt`, which every git since 1.5 reads. No crate writes

@@ -326,7 +326,7 @@ impl GitDir {
 /// git creates these with `O_EXCL` and deletes them when it exits, even on an error or a
 /// catchable signal, but a SIGKILL skips that; every later ref update or push then fails
 /// with "Unable to create '….lock': File exists" until someone deletes the file, so the
-/// package could never be imported again (found by the crash sweep, issue 7).
+/// package could never be imported again.
 ///
 /// The caller must know that no git process is working on the repository: `import-one`
 /// calls it under the package lock, and the driver kills the whole process group of an
