@@ -8,14 +8,13 @@
 //! ([`Store::connect`]) for many drivers on many hosts.
 
 pub mod audit;
+mod backend;
 mod breaker;
-mod db;
+pub mod copy_to_postgres;
 pub mod lock;
-pub mod migrate;
-mod migrations;
 mod model;
 pub mod monitor;
-mod pg;
+mod schema;
 mod sql;
 mod store;
 
@@ -71,7 +70,7 @@ pub enum Error {
     /// An error from PostgreSQL or from talking to it. The client's error is kept as a
     /// field, not as the source: its own rendering spans lines, so the message carries a
     /// one-line summary of it instead.
-    #[error("{what}: {}", pg::describe(error))]
+    #[error("{what}: {}", backend::postgres::describe(error))]
     Postgres {
         what: String,
         error: postgres::Error,
@@ -101,7 +100,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Busy { .. } | Error::Io { .. } => true,
-            Error::Postgres { error, .. } => pg::is_transient(error),
+            Error::Postgres { error, .. } => backend::postgres::is_transient(error),
             _ => false,
         }
     }

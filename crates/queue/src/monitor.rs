@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
+use crate::Result;
+use crate::backend::sqlite as db;
 use crate::model::Timestamp;
 use crate::sql::{Row, SqlError, TxKind, params};
 use crate::store::Store;
-use crate::{Result, db};
 
 /// The newest publication of a package that the poller saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use pkgimport_core::{PackageName, Priority};
 
+use crate::backend::postgres::{self as pg, PgConn};
+use crate::backend::sqlite as db;
 use crate::model::*;
-use crate::pg::{self, PgConn};
 use crate::sql::{Row, SqlError, Tx, TxKind, Value, params};
-use crate::{Backend, Error, Result, db};
+use crate::{Backend, Error, Result};
 
 /// The name of the database file inside the state directory.
 pub const DB_FILE: &str = "state.db";

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use crate::migrations::MIGRATIONS;
+use crate::schema::MIGRATIONS;
 use crate::sql::{Row, SqlError, Tx, TxKind, Value, sqlite_sql};
 use crate::{Backend, Error, Result};
 

@@ -39,9 +39,10 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use crate::migrations::PG_MIGRATIONS;
+use crate::backend::sqlite as db;
+use crate::schema::PG_MIGRATIONS;
 use crate::sql::{Row, SqlError, Tx, TxKind, Value};
-use crate::{Backend, Error, Result, db};
+use crate::{Backend, Error, Result};
 
 /// The channel that `enqueue` notifies and `wait_for_work` listens on.
 pub(crate) const JOBS_CHANNEL: &str = "pkgimport_jobs";
