@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 
 use crate::Error;
-use crate::backend::sqlite as db;
+use crate::backend::sqlite;
 use crate::lock::{self, Held, LockName};
 use crate::sql::{SqlError, Tx, TxKind, Value, params};
 use crate::store::{DB_FILE, Store};
@@ -174,7 +174,7 @@ pub fn copy_to_postgres(state_dir: &Path, url: &str) -> Result<CopySummary, Copy
         .ok_or_else(|| CopyError::Store(invalid("the source is not SQLite")))?;
 
     let started = Instant::now();
-    db::retry("starting to read the state database", || {
+    sqlite::retry("starting to read the state database", || {
         conn.execute_batch("BEGIN DEFERRED")
     })?;
     let copied = (|| {
@@ -402,7 +402,7 @@ fn move_sequences(tx: &mut dyn Tx) -> Result<(), SqlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{MIGRATIONS, PG_MIGRATIONS};
+    use crate::schema::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
     /// Every `CREATE TABLE` of a list of migrations.
     fn created(migrations: &[&str]) -> Vec<String> {
@@ -424,14 +424,14 @@ mod tests {
     fn every_table_of_the_schema_is_copied() {
         let mut known: Vec<String> = TABLES.iter().map(|(t, _)| t.to_string()).collect();
         known.sort();
-        assert_eq!(created(MIGRATIONS), known);
-        assert_eq!(created(PG_MIGRATIONS), known);
+        assert_eq!(created(SQLITE_MIGRATIONS), known);
+        assert_eq!(created(POSTGRES_MIGRATIONS), known);
     }
 
     #[test]
     fn identity_tables_are_those_with_a_generated_id() {
         for (table, identity) in TABLES {
-            let def = PG_MIGRATIONS
+            let def = POSTGRES_MIGRATIONS
                 .iter()
                 .flat_map(|m| m.split("CREATE TABLE ").skip(1))
                 .find(|d| d.starts_with(&format!("{table} ")))

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::Result;
-use crate::backend::sqlite as db;
+use crate::backend::sqlite;
 use crate::model::Timestamp;
 use crate::sql::{Row, SqlError, TxKind, params};
 use crate::store::Store;
@@ -200,7 +200,7 @@ impl Store {
         let Some(conn) = self.sqlite() else {
             return Ok(true);
         };
-        let busy: i64 = db::retry("checkpointing the WAL", || {
+        let busy: i64 = sqlite::retry("checkpointing the WAL", || {
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         })?;
         Ok(busy == 0)
