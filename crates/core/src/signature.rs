@@ -271,11 +271,11 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    /// Issue 7 (fuzzing): a word whose last kept character is wider than one byte made
-    /// `mask_word` slice inside it and panic, in the driver, while it recorded a failure.
-    /// GNU tools in a UTF-8 locale quote names so (`‘x’`).
+    /// Found by fuzzing: a word whose last kept character is wider than one byte.
+    /// `mask_word` must not slice inside it, or the driver panics while it records a
+    /// failure. GNU tools in a UTF-8 locale quote names so (`‘x’`).
     #[test]
-    fn issue_7_fuzz_multibyte_word_end() {
+    fn fuzz_multibyte_word_end() {
         check(
             "error: überprüfung fehlgeschlagen für Datei »x«",
             "error: überprüfung fehlgeschlagen für Datei »x«",
@@ -286,11 +286,11 @@ mod tests {
         );
     }
 
-    /// Issue 7 (fuzzing): a signature must normalise to itself. Only the first log prefix
-    /// was stripped, and only when followed by a plain space, so a second pass changed
+    /// Found by fuzzing: a signature must normalise to itself, so every log prefix is
+    /// stripped, whatever whitespace follows it; otherwise a second pass would change
     /// `[x] error` and `[a]\tb` again.
     #[test]
-    fn issue_7_fuzz_signatures_are_fixed_points() {
+    fn fuzz_signatures_are_fixed_points() {
         for text in [
             "[2026-11-25T12:00:00Z ERROR import_one] [x] error: nested prefix",
             "[a]\tb c",

@@ -680,7 +680,7 @@ fn stream_to_file(url: &str, mut resp: Response<Body>, part: &Path) -> Result<Do
 /// `next_collection_link` exactly as given, and refuses a link outside `api_root`: the
 /// page carrying such a link is refused whole (its entries are not yielded), because an
 /// answer that tries to send us elsewhere cannot be trusted. Launchpad's pages are offset
-/// based, so a caller must still dedupe by `self_link` (see the reference, pitfall 4).
+/// based, so a caller must still dedupe by `self_link`.
 pub struct Collection<'c, T> {
     client: &'c Client,
     next_url: Option<String>,
