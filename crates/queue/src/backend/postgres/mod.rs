@@ -15,8 +15,8 @@
 //! what they read (the audit's phase, the breaker's row), and SERIALIZABLE lets them keep
 //! the reasoning of SQLite's one-writer-at-a-time without a lock per statement. The queue's
 //! hot writes run at REPEATABLE READ instead (`TxKind::QueueWrite` says why that is enough),
-//! because SERIALIZABLE's page-level predicate locks made a third of them retry when eight
-//! processes finished runs at once. Reads run at REPEATABLE READ, READ ONLY, so a
+//! because SERIALIZABLE's page-level predicate locks make a third of them retry when eight
+//! processes finish runs at once. Reads run at REPEATABLE READ, READ ONLY, so a
 //! multi-statement read sees one snapshot. Claims run at READ COMMITTED, where `FOR UPDATE
 //! SKIP LOCKED` lets claimers pass each other (see `Store::claim`).
 //!
