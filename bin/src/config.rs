@@ -575,7 +575,7 @@ impl Config {
                 let text = if k.secret {
                     "\"<redacted>\"".to_owned()
                 } else {
-                    pkgimport_git::redact_userinfo(&v.to_string())
+                    pkgimport_core::redact::redact_userinfo(&v.to_string())
                 };
                 (k.name, text, src)
             })

@@ -491,12 +491,12 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
 }
 
 /// `migrate-db`: copies `<state_dir>/state.db` into the empty PostgreSQL database `to` (see
-/// `pkgimport_queue::migrate`) and prints the rows copied per table. The target's URL is only
+/// `copy_to_postgres`) and prints the rows copied per table. The target's URL is only
 /// ever shown redacted. Exit 65 when the target has rows: the input is wrong for this
 /// command and trying again will not change that, while 1 would say nothing more than
 /// "failed".
 fn migrate_db(config: &Config, to: &str, out: &mut dyn Write) -> Result<Exit, Failure> {
-    use pkgimport_queue::migrate::{self, MigrateError as E};
+    use pkgimport_queue::copy_to_postgres::{CopyError as E, copy_to_postgres};
     let state_dir = config.state_dir();
     let mut line = String::new();
     let to = match to {
@@ -509,7 +509,7 @@ fn migrate_db(config: &Config, to: &str, out: &mut dyn Write) -> Result<Exit, Fa
         }
         url => url,
     };
-    let summary = migrate::copy_to_postgres(&state_dir, to).map_err(|e| {
+    let summary = copy_to_postgres(&state_dir, to).map_err(|e| {
         let exit = match &e {
             E::NoSource { .. } | E::BadTarget(_) => Exit::Config,
             E::Running { .. } => Exit::Locked,

@@ -118,7 +118,7 @@ pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
         .collect();
     let start = lines.len().saturating_sub(LINES);
     // git and curl echo remote URLs, user info included, in their errors.
-    let tail = crate::redact::redact_userinfo(&lines[start..].join(" | "));
+    let tail = pkgimport_core::redact::redact_userinfo(&lines[start..].join(" | "));
     if tail.is_empty() {
         "(no stderr)".to_owned()
     } else {

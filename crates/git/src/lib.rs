@@ -16,13 +16,12 @@
 //!
 //! Errors are one [`Error`] enum whose variants are the outcomes callers branch on. No
 //! message, log line or error of this crate holds a URL's user info (passwords, tokens):
-//! see [`redact_userinfo`].
+//! see `pkgimport_core::redact`.
 
 mod commit;
 mod error;
 mod oid;
 mod pack;
-mod redact;
 mod refname;
 mod remote;
 mod repo;
@@ -32,7 +31,6 @@ pub use commit::{CommitSpec, Entry, Mode, Signature, TzOffset};
 pub use error::Error;
 pub use oid::Oid;
 pub use pack::PackWriter;
-pub use redact::{REDACTED, redact_userinfo};
 pub use refname::{check_ref_name, tag_ref};
 pub use remote::{
     PushReport, RefPushStatus, RefUpdate, RemoteRefs, ensure_local_bare_remote, ls_remote,

@@ -25,7 +25,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::redact::redact_userinfo;
+use pkgimport_core::redact::redact_userinfo;
+
 use crate::run::{GitOptions, Invocation, Output, RunError, run};
 use crate::{Error, GitDir, Oid, check_ref_name};
 

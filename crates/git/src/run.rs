@@ -253,7 +253,7 @@ pub(crate) fn run(options: &GitOptions, inv: Invocation<'_>) -> Result<Output, R
         "git {} -> {} in {:.1?}",
         inv.args
             .iter()
-            .map(|a| crate::redact::redact_userinfo(&a.to_string_lossy()))
+            .map(|a| pkgimport_core::redact::redact_userinfo(&a.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" "),
         output.status,

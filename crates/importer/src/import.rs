@@ -406,7 +406,7 @@ impl Importer<'_> {
         let url = self.remote_url(package);
         log::info!(
             "package={package} the work repository lacks imported commits; fetching {}",
-            pkgimport_git::redact_userinfo(&url)
+            pkgimport_core::redact::redact_userinfo(&url)
         );
         pkgimport_git::ensure_local_bare_remote(&url).map_err(git_error)?;
         repo.fetch_all(&url).map_err(git_error)?;

@@ -1,7 +1,7 @@
 //! The Launchpad client: blocking HTTP (ureq) with retries, paging and downloads.
 //!
 //! Every request goes through one loop, [`Client::execute`], that classifies the outcome
-//! (success, retryable, fatal), asks the pure [`RetryPolicy`] for a delay and sleeps through
+//! (success, retryable, fatal), asks the pure [`BackoffPolicy`] for a delay and sleeps through
 //! the injected [`Sleeper`]. Collections are streamed: [`Collection`] holds one page at a
 //! time and follows `next_collection_link` verbatim (Launchpad's `memo` decides the slice,
 //! so links must not be rebuilt), which keeps memory flat however long the history is.
@@ -22,9 +22,11 @@ use sha2::{Digest, Sha256};
 use ureq::Body;
 use ureq::http::Response;
 
+use crate::backoff::{
+    BackoffPolicy, Sleeper, ThreadSleeper, is_retryable_status, parse_retry_after,
+};
 use crate::encode::PublishedSourcesQuery;
 use crate::error::Error;
-use crate::retry::{RetryPolicy, Sleeper, ThreadSleeper, is_retryable_status, parse_retry_after};
 use crate::settings::{ClientSettings, oauth_header};
 use crate::summary::summarise_body;
 use crate::types::{DistroSeries, Download, Page, Publication, RawSourceFile, SourceFile};
@@ -45,7 +47,7 @@ pub struct ClientStats {
     pub pages: u64,
     /// Retries (attempts after the first) made.
     pub retries: u64,
-    /// Total time the retry policy asked to sleep, in milliseconds.
+    /// Total time the backoff policy asked to sleep, in milliseconds.
     pub backoff_ms: u64,
     /// Files downloaded.
     pub downloads: u64,
@@ -70,7 +72,7 @@ fn bump(counter: &AtomicU64, by: u64) {
 /// A Launchpad client. Cheap to share by reference across threads.
 pub struct Client {
     settings: ClientSettings,
-    policy: RetryPolicy,
+    policy: BackoffPolicy,
     api_agent: ureq::Agent,
     download_agent: ureq::Agent,
     sleeper: Arc<dyn Sleeper>,
@@ -139,7 +141,7 @@ impl Client {
             .build()
             .into();
         Ok(Client {
-            policy: settings.retry_policy(),
+            policy: settings.backoff_policy(),
             settings,
             api_agent,
             download_agent,
@@ -678,7 +680,7 @@ fn stream_to_file(url: &str, mut resp: Response<Body>, part: &Path) -> Result<Do
 /// `next_collection_link` exactly as given, and refuses a link outside `api_root`: the
 /// page carrying such a link is refused whole (its entries are not yielded), because an
 /// answer that tries to send us elsewhere cannot be trusted. Launchpad's pages are offset
-/// based, so a caller must still dedupe by `self_link` (see the reference, pitfall 4).
+/// based, so a caller must still dedupe by `self_link`.
 pub struct Collection<'c, T> {
     client: &'c Client,
     next_url: Option<String>,

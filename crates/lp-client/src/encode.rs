@@ -8,6 +8,7 @@
 //! byte-identical to launchpadlib's and comparable in logs.
 
 use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::types::{Pocket, PublicationStatus, format_lp_datetime};
 
@@ -108,47 +109,33 @@ pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
+/// The bytes that are escaped: everything but RFC 3986's unreserved characters
+/// (`A-Za-z0-9-._~`), which is also what Python's `quote` keeps with `safe=''`.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Python's `urllib.parse.quote_plus`: keeps `A-Za-z0-9_.-~`, spaces become `+`, everything
 /// else is `%XX` per UTF-8 byte.
 pub fn quote_plus(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(b as char);
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    // Each escaped byte comes out as a chunk of its own, so `%20` is exactly a space.
+    utf8_percent_encode(s, UNRESERVED)
+        .map(|chunk| if chunk == "%20" { "+" } else { chunk })
+        .collect()
 }
 
-/// RFC 3986 percent-encoding (unreserved characters kept), as OAuth requires.
+/// RFC 3986 percent-encoding (unreserved characters kept, a space is `%20`), as OAuth
+/// requires.
 pub fn percent_encode(s: &str) -> String {
-    quote_plus(s).replace('+', "%20")
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
-/// Decodes `%XX` escapes (and leaves malformed ones alone). `+` is kept as is.
+/// Decodes `%XX` escapes (and leaves malformed ones alone). `+` is kept as is. Bytes that
+/// do not decode to UTF-8 become U+FFFD.
 pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -158,7 +145,7 @@ mod tests {
 
     #[test]
     fn matches_launchpadlib_byte_for_byte() {
-        // The exact request from the reference (section 1), plus our explicit page size.
+        // The request that launchpadlib sends for this query, plus our explicit page size.
         let q = PublishedSourcesQuery {
             source_name: Some("hello".into()),
             exact_match: true,
@@ -219,5 +206,76 @@ mod tests {
         assert_eq!(percent_decode("hello_2.10%2B1.dsc"), "hello_2.10+1.dsc");
         assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
         assert_eq!(percent_decode("x%25"), "x%");
+    }
+
+    #[test]
+    fn encodings_of_known_strings() {
+        // (input, quote_plus, percent_encode), as Python's quote_plus and quote(safe='').
+        let cases = [
+            ("", "", ""),
+            ("hello", "hello", "hello"),
+            ("a b", "a+b", "a%20b"),
+            ("a+b", "a%2Bb", "a%2Bb"),
+            ("1.0~rc1-2_x", "1.0~rc1-2_x", "1.0~rc1-2_x"),
+            ("1:2.3", "1%3A2.3", "1%3A2.3"),
+            (
+                "https://api.launchpad.net/devel/ubuntu/noble",
+                "https%3A%2F%2Fapi.launchpad.net%2Fdevel%2Fubuntu%2Fnoble",
+                "https%3A%2F%2Fapi.launchpad.net%2Fdevel%2Fubuntu%2Fnoble",
+            ),
+            (
+                "\"2024-01-01T00:00:00+00:00\"",
+                "%222024-01-01T00%3A00%3A00%2B00%3A00%22",
+                "%222024-01-01T00%3A00%3A00%2B00%3A00%22",
+            ),
+            (
+                "100% ü&=?#",
+                "100%25+%C3%BC%26%3D%3F%23",
+                "100%25%20%C3%BC%26%3D%3F%23",
+            ),
+            (
+                "Jörg 日本",
+                "J%C3%B6rg+%E6%97%A5%E6%9C%AC",
+                "J%C3%B6rg%20%E6%97%A5%E6%9C%AC",
+            ),
+            (
+                "\t\n*'()!",
+                "%09%0A%2A%27%28%29%21",
+                "%09%0A%2A%27%28%29%21",
+            ),
+        ];
+        for (input, plus, percent) in cases {
+            assert_eq!(quote_plus(input), plus, "{input:?}");
+            assert_eq!(percent_encode(input), percent, "{input:?}");
+            assert_eq!(percent_decode(percent), input, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn every_ascii_byte_is_kept_or_escaped_as_python_does() {
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            let kept = c.is_ascii_alphanumeric() || "-._~".contains(c);
+            let escaped = format!("%{b:02X}");
+            let want_percent = if kept { c.to_string() } else { escaped.clone() };
+            let want_plus = if c == ' ' {
+                "+".to_owned()
+            } else {
+                want_percent.clone()
+            };
+            assert_eq!(percent_encode(&c.to_string()), want_percent, "{b:#04x}");
+            assert_eq!(quote_plus(&c.to_string()), want_plus, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn decoding_leaves_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a+b%20c"), "a+b c");
+        assert_eq!(percent_decode("%C3%A9%e2%82%ac"), "é€");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%%41"), "%A");
+        assert_eq!(percent_decode("%G1%1"), "%G1%1");
+        assert_eq!(percent_decode("%+1%-1"), "%+1%-1");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
     }
 }

@@ -10,9 +10,9 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::backoff::BackoffPolicy;
 use crate::encode::percent_encode;
 use crate::error::Error;
-use crate::retry::RetryPolicy;
 
 /// Launchpad's production API root for the `devel` version.
 pub const PRODUCTION_API_ROOT: &str = "https://api.launchpad.net/devel/";
@@ -51,9 +51,9 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
-    /// The retry policy these settings describe.
-    pub fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy {
+    /// The backoff policy these settings describe.
+    pub fn backoff_policy(&self) -> BackoffPolicy {
+        BackoffPolicy {
             max_attempts: self.max_attempts,
             base: self.backoff_base,
             cap: self.backoff_cap,

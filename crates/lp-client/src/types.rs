@@ -377,7 +377,7 @@ mod tests {
     }
 
     #[test]
-    fn reference_entry_parses() {
+    fn a_recorded_page_parses() {
         let raw = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/data/lp-pages/getPublishedSources-page1.json"),

@@ -496,7 +496,7 @@ fn down_mode_gives_unavailable_in_bounded_time() {
     let delays = env.sleeps.delays();
     assert_eq!(delays.len(), 4);
     let total: Duration = delays.iter().sum();
-    assert!(total <= client.settings().retry_policy().worst_case_total_delay());
+    assert!(total <= client.settings().backoff_policy().worst_case_total_delay());
     // Every attempt reached the simulator and got its maintenance page.
     assert_eq!(env.sim.stats().count("getPublishedSources", 503), 5);
     // And healing the simulator heals the client.

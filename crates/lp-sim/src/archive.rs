@@ -1,11 +1,11 @@
 //! Reads a fixture archive: `manifest.json`, the `.dsc` files, and changelog dates.
 //!
-//! The layout is that of `shared/fixtures/debian/`: `manifest.json` maps
-//! package -> version -> `{format, suites}`, and each package has a folder with its `.dsc`
-//! and the files it lists. A publication's `date_created` must be deterministic and
-//! plausible, so it comes from the version's own `debian/changelog` trailer, read from the
-//! debian tarball, the native tarball or the `.diff.gz` (gzip or xz). When no changelog
-//! can be read, [`fallback_date`] derives a fixed date from a hash of name and version.
+//! The layout is that of `fixtures/debian/`: `manifest.json` maps package -> version ->
+//! `{format, suites}`, and each package has a folder with its `.dsc` and the files it
+//! lists. A publication's `date_created` must be deterministic and plausible, so it comes
+//! from the version's own `debian/changelog` trailer, read from the debian tarball, the
+//! native tarball or the `.diff.gz` (gzip or xz). When no changelog can be read,
+//! [`fallback_date`] derives a fixed date from a hash of name and version.
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -2,8 +2,7 @@
 //!
 //! Tests and demos cannot use the real Launchpad, and the importer's hardest code paths
 //! (paging, outages, mangled answers) are the ones production exercises least on demand.
-//! The simulator serves Launchpad's real wire format (see
-//! `shared/reference/launchpad/launchpad-api.md`) from a fixture archive or a generated
+//! The simulator serves Launchpad's API wire format from a fixture archive or a generated
 //! history, lets tests publish new versions and inject faults over HTTP or through
 //! [`SimHandle`], and counts every request.
 //!
@@ -52,7 +51,7 @@ use server::{FaultState, Shared};
 /// Where the simulated history comes from.
 #[derive(Debug, Clone)]
 pub enum SimSource {
-    /// A directory laid out like `shared/fixtures/debian/`.
+    /// A directory with the layout of `fixtures/debian/`.
     Archive(PathBuf),
     /// A generated history.
     Synthetic(SyntheticSpec),

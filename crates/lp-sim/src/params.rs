@@ -6,6 +6,7 @@
 //! must be exact titles; unknown parameters are ignored. Error texts are Launchpad's, one
 //! line per bad parameter, so clients see exactly what they would see in production.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::Value;
 
 /// A decoded query string, in request order.
@@ -63,53 +64,30 @@ pub(crate) fn form_decode(s: &str) -> String {
 
 /// Decodes `%XX` escapes, leaving malformed ones alone.
 pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
+
+/// What Python's `quote_plus` escapes: everything but `A-Za-z0-9_.-~`.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What a path segment of lp-sim's URLs escapes: everything but `A-Za-z0-9._~+:-`.
+const PATH_SEGMENT: &AsciiSet = &QUERY_VALUE.remove(b'+').remove(b':');
 
 /// Python's `quote_plus`.
 pub(crate) fn quote_plus(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
-                out.push(b as char);
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    // Each escaped byte comes out as a chunk of its own, so `%20` is exactly a space.
+    utf8_percent_encode(s, QUERY_VALUE)
+        .map(|chunk| if chunk == "%20" { "+" } else { chunk })
+        .collect()
 }
 
 /// Percent-encodes one URL path segment (keeps `A-Za-z0-9._~+:-`).
 pub(crate) fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' | b'+' | b':' => {
-                out.push(b as char);
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(s, PATH_SEGMENT).to_string()
 }
 
 fn json_or_raw(raw: &str) -> Value {
@@ -296,6 +274,58 @@ mod tests {
             p("ws.size=301").unwrap_err(),
             "Maximum for \"ws.size\" parameter is 300."
         );
+    }
+
+    #[test]
+    fn encodings_of_known_strings() {
+        // (input, quote_plus, path_segment)
+        let cases = [
+            ("", "", ""),
+            ("hello_2.10-1.dsc", "hello_2.10-1.dsc", "hello_2.10-1.dsc"),
+            ("a b", "a+b", "a%20b"),
+            ("1:2.3+dfsg~1", "1%3A2.3%2Bdfsg~1", "1:2.3+dfsg~1"),
+            ("a/b", "a%2Fb", "a%2Fb"),
+            (
+                "100% ü&=?#",
+                "100%25+%C3%BC%26%3D%3F%23",
+                "100%25%20%C3%BC%26%3D%3F%23",
+            ),
+            (
+                "Jörg 日本",
+                "J%C3%B6rg+%E6%97%A5%E6%9C%AC",
+                "J%C3%B6rg%20%E6%97%A5%E6%9C%AC",
+            ),
+        ];
+        for (input, plus, segment) in cases {
+            assert_eq!(quote_plus(input), plus, "{input:?}");
+            assert_eq!(path_segment(input), segment, "{input:?}");
+            assert_eq!(form_decode(plus), input, "{input:?}");
+            assert_eq!(percent_decode(segment), input, "{input:?}");
+        }
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            let escaped = format!("%{b:02X}");
+            let kept = c.is_ascii_alphanumeric() || "-._~".contains(c);
+            let want = match c {
+                ' ' => "+".to_owned(),
+                _ if kept => c.to_string(),
+                _ => escaped.clone(),
+            };
+            assert_eq!(quote_plus(&c.to_string()), want, "{b:#04x}");
+            let kept = kept || "+:".contains(c);
+            let want = if kept { c.to_string() } else { escaped };
+            assert_eq!(path_segment(&c.to_string()), want, "{b:#04x}");
+        }
+    }
+
+    #[test]
+    fn decoding_leaves_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a+b%20c"), "a+b c");
+        assert_eq!(form_decode("a+b%2Bc"), "a b+c");
+        assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+        assert_eq!(percent_decode("%%41%"), "%A%");
+        assert_eq!(percent_decode("%+1%-1"), "%+1%-1");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
     }
 
     #[test]

@@ -352,7 +352,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_match_the_reference() {
+    fn links_match_launchpads() {
         let stem = "created_since_date=%222025-10-01T00%3A00%3A00%2B00%3A00%22&exact_match=true&order_by_date=true&source_name=%22hello%22&ws.op=getPublishedSources";
         let url = "https://api.launchpad.net/devel/ubuntu/+archive/primary";
         let (next, prev) = page_links(url, stem, 0, 2, 2, true);

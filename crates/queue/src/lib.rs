@@ -1,21 +1,30 @@
 //! The state database of package-importer, and the lock files beside it.
 //!
-//! Every binary cooperates through this crate only: the job queue, runs, failures, flags
-//! and heartbeats live in the state database, and per-package exclusion lives in
-//! `<state-dir>/locks/`. All SQL of the project is in this crate, behind [`Store`], whose
-//! methods speak in the project's own types, so that the binaries cannot tell which backend
-//! runs: SQLite in `<state-dir>/state.db` (the default), or a shared PostgreSQL database
+//! Every binary cooperates through this crate only: the job queue, runs, failures, the
+//! circuit breaker, settings, heartbeats, the poller's watermarks and the audit tables live
+//! in the state database, and per-package exclusion lives in `<state-dir>/locks/`. All SQL
+//! of the project is in this crate, behind [`Store`], whose methods speak in the project's
+//! own types, so that the binaries cannot tell which backend runs: SQLite in
+//! `<state-dir>/state.db` (the default), or a shared PostgreSQL database
 //! ([`Store::connect`]) for many drivers on many hosts.
+//!
+//! The map:
+//! - `store`: [`Store`], opening it and its transactions, and its methods by table;
+//!   [`audit`], `breaker` and [`monitor`] add the methods of their own tables;
+//! - `sql`: the one SQL layer that lets each query be written once for both backends;
+//! - `backend`: the two backends, `sqlite` and `postgres`;
+//! - `schema`: the versioned migrations that define the schema, the same on both backends;
+//! - [`copy_to_postgres`]: copying a SQLite state database into an empty PostgreSQL one;
+//! - [`lock`]: the lock files, and PostgreSQL's advisory package locks.
 
 pub mod audit;
+mod backend;
 mod breaker;
-mod db;
+pub mod copy_to_postgres;
 pub mod lock;
-pub mod migrate;
-mod migrations;
 mod model;
 pub mod monitor;
-mod pg;
+mod schema;
 mod sql;
 mod store;
 
@@ -71,7 +80,7 @@ pub enum Error {
     /// An error from PostgreSQL or from talking to it. The client's error is kept as a
     /// field, not as the source: its own rendering spans lines, so the message carries a
     /// one-line summary of it instead.
-    #[error("{what}: {}", pg::describe(error))]
+    #[error("{what}: {}", backend::postgres::describe(error))]
     Postgres {
         what: String,
         error: postgres::Error,
@@ -101,7 +110,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Busy { .. } | Error::Io { .. } => true,
-            Error::Postgres { error, .. } => pg::is_transient(error),
+            Error::Postgres { error, .. } => backend::postgres::is_transient(error),
             _ => false,
         }
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use pkgimport_core::PackageName;
 
-use crate::pg::AdvisoryLock;
+use crate::backend::postgres::AdvisoryLock;
 use crate::store::Store;
 use crate::{Error, Result};
 

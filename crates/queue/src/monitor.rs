@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
+use crate::Result;
+use crate::backend::sqlite;
 use crate::model::Timestamp;
 use crate::sql::{Row, SqlError, TxKind, params};
 use crate::store::Store;
-use crate::{Result, db};
 
 /// The newest publication of a package that the poller saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -199,7 +200,7 @@ impl Store {
         let Some(conn) = self.sqlite() else {
             return Ok(true);
         };
-        let busy: i64 = db::retry("checkpointing the WAL", || {
+        let busy: i64 = sqlite::retry("checkpointing the WAL", || {
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         })?;
         Ok(busy == 0)

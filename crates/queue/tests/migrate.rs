@@ -20,8 +20,10 @@ use pkgimport_audit::Phase;
 use pkgimport_core::breaker::{BreakerSettings, BreakerState, Outcome as Upstream};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
+use pkgimport_queue::copy_to_postgres::{
+    self as migrate, CopyError as MigrateError, CopySummary as MigrateSummary,
+};
 use pkgimport_queue::lock::{self, LockName};
-use pkgimport_queue::migrate::{self, MigrateError, MigrateSummary};
 use pkgimport_queue::monitor::SeenPublication;
 use pkgimport_queue::{Disposition, NewFailure, Outcome, RunEnd, Store, Timestamp};
 

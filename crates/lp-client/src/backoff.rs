@@ -1,4 +1,4 @@
-//! The retry policy: which failures are worth another attempt, and how long to wait first.
+//! The backoff policy: which failures are worth another attempt, and how long to wait first.
 //!
 //! This module is pure. It never sleeps and never touches the network: it *returns* delays,
 //! and the client sleeps through an injectable [`Sleeper`]. That keeps the backoff maths
@@ -18,7 +18,7 @@ use rand::Rng;
 
 /// How many attempts to make and how long to wait between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct BackoffPolicy {
     /// Total attempts, the first one included. `1` disables retrying.
     pub max_attempts: u32,
     /// The backoff ceiling before the first retry (1 s in production).
@@ -29,7 +29,7 @@ pub struct RetryPolicy {
     pub retry_after_cap: Duration,
 }
 
-impl RetryPolicy {
+impl BackoffPolicy {
     /// The delay before the next attempt, or `None` when the attempts are used up.
     ///
     /// `attempts_made` counts the attempts that already failed (so it is 1 after the first
@@ -117,8 +117,8 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
+    fn policy() -> BackoffPolicy {
+        BackoffPolicy {
             max_attempts: 7,
             base: Duration::from_secs(1),
             cap: Duration::from_secs(30),
@@ -166,7 +166,7 @@ mod tests {
         assert!(p.next_delay(6, None, &mut rng).is_some());
         assert_eq!(p.next_delay(7, None, &mut rng), None);
         assert_eq!(p.next_delay(0, None, &mut rng), None);
-        let once = RetryPolicy {
+        let once = BackoffPolicy {
             max_attempts: 1,
             ..p
         };
@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn zero_base_never_sleeps() {
-        let p = RetryPolicy {
+        let p = BackoffPolicy {
             base: Duration::ZERO,
             retry_after_cap: Duration::ZERO,
             ..policy()
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn worst_case_is_bounded() {
-        let p = RetryPolicy {
+        let p = BackoffPolicy {
             retry_after_cap: Duration::from_secs(1),
             ..policy()
         };

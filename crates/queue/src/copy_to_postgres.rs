@@ -1,7 +1,7 @@
 //! Moving to PostgreSQL: copies a SQLite state database into an empty PostgreSQL one
 //! (`importctl migrate-db --to postgres://...`).
 //!
-//! Both schemas are the same migration for migration (see `migrations`), so the copy is
+//! Both schemas are the same migration for migration (see `schema`), so the copy is
 //! table by table and column by column, ids included: runs keep their ids, so the log paths
 //! `logs/<package>/<run>.log` and the `run_id`s that failures and audit marks point at stay
 //! true. The identity sequences then move past the copied ids.
@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
 
+use crate::Error;
+use crate::backend::sqlite;
 use crate::lock::{self, Held, LockName};
 use crate::sql::{SqlError, Tx, TxKind, Value, params};
 use crate::store::{DB_FILE, Store};
-use crate::{Error, db};
 
 /// Every table of the schema, in the order they are copied, and whether its `id` is an
 /// identity column (`INTEGER PRIMARY KEY` on SQLite) whose sequence must move past the
@@ -72,9 +73,9 @@ pub struct TableRows {
     pub rows: u64,
 }
 
-/// What a migration copied.
+/// What [`copy_to_postgres`] copied.
 #[derive(Clone, Debug)]
-pub struct MigrateSummary {
+pub struct CopySummary {
     /// The SQLite file that was read.
     pub source: PathBuf,
     /// The target's URL, user info and password redacted.
@@ -85,15 +86,15 @@ pub struct MigrateSummary {
     pub elapsed: Duration,
 }
 
-impl MigrateSummary {
+impl CopySummary {
     pub fn total_rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
     }
 }
 
-/// Why a migration did not happen. Nothing was written to the target in any case.
+/// Why the copy did not happen. Nothing was written to the target in any case.
 #[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
+pub enum CopyError {
     /// The state directory holds no state database.
     #[error("no state database at {}: check state_dir", path.display())]
     NoSource { path: PathBuf },
@@ -120,8 +121,8 @@ pub enum MigrateError {
     Store(Error),
 }
 
-impl From<Error> for MigrateError {
-    fn from(e: Error) -> MigrateError {
+impl From<Error> for CopyError {
+    fn from(e: Error) -> CopyError {
         classify(e)
     }
 }
@@ -135,10 +136,10 @@ fn describe_tables(tables: &[TableRows]) -> String {
 }
 
 /// Sorts a store error into the variants that callers branch on.
-fn classify(e: Error) -> MigrateError {
+fn classify(e: Error) -> CopyError {
     match &e {
-        Error::DatabaseUrl { .. } => MigrateError::BadTarget(e),
-        Error::Postgres { .. } if e.is_transient() => MigrateError::Unavailable(e),
+        Error::DatabaseUrl { .. } => CopyError::BadTarget(e),
+        Error::Postgres { .. } if e.is_transient() => CopyError::Unavailable(e),
         Error::Postgres { error, .. }
             if error.code().is_some_and(|c| {
                 // 28: invalid authorization (wrong user or password); 3D000: no such
@@ -146,9 +147,9 @@ fn classify(e: Error) -> MigrateError {
                 c.code().starts_with("28") || c.code() == "3D000"
             }) =>
         {
-            MigrateError::BadTarget(e)
+            CopyError::BadTarget(e)
         }
-        _ => MigrateError::Store(e),
+        _ => CopyError::Store(e),
     }
 }
 
@@ -157,10 +158,10 @@ fn classify(e: Error) -> MigrateError {
 /// ids included, and moves its identity sequences past them. Refuses while the driver or
 /// the poller holds its lock, and when any table of the target already has rows. The
 /// SQLite file is only read (after its own migrations).
-pub fn copy_to_postgres(state_dir: &Path, url: &str) -> Result<MigrateSummary, MigrateError> {
+pub fn copy_to_postgres(state_dir: &Path, url: &str) -> Result<CopySummary, CopyError> {
     let path = state_dir.join(DB_FILE);
     if !path.is_file() {
-        return Err(MigrateError::NoSource { path });
+        return Err(CopyError::NoSource { path });
     }
     // Held until the copy is committed: a driver or poller that starts meanwhile exits.
     let _driver = hold(state_dir, LockName::Driver, "the driver")?;
@@ -170,10 +171,10 @@ pub fn copy_to_postgres(state_dir: &Path, url: &str) -> Result<MigrateSummary, M
     let target_name = target.path().display().to_string();
     let conn = source
         .sqlite()
-        .ok_or_else(|| MigrateError::Store(invalid("the source is not SQLite")))?;
+        .ok_or_else(|| CopyError::Store(invalid("the source is not SQLite")))?;
 
     let started = Instant::now();
-    db::retry("starting to read the state database", || {
+    sqlite::retry("starting to read the state database", || {
         conn.execute_batch("BEGIN DEFERRED")
     })?;
     let copied = (|| {
@@ -200,13 +201,13 @@ pub fn copy_to_postgres(state_dir: &Path, url: &str) -> Result<MigrateSummary, M
     let tables = match copied? {
         Ok(tables) => tables,
         Err(busy) => {
-            return Err(MigrateError::TargetNotEmpty {
+            return Err(CopyError::TargetNotEmpty {
                 target: target_name,
                 tables: busy,
             });
         }
     };
-    let summary = MigrateSummary {
+    let summary = CopySummary {
         source: path,
         target: target_name,
         tables,
@@ -226,8 +227,8 @@ fn hold(
     state_dir: &Path,
     name: LockName<'_>,
     process: &'static str,
-) -> Result<lock::LockFile, MigrateError> {
-    lock::try_lock(state_dir, name)?.map_err(|held| MigrateError::Running { process, held })
+) -> Result<lock::LockFile, CopyError> {
+    lock::try_lock(state_dir, name)?.map_err(|held| CopyError::Running { process, held })
 }
 
 fn invalid(message: &str) -> Error {
@@ -401,7 +402,7 @@ fn move_sequences(tx: &mut dyn Tx) -> Result<(), SqlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrations::{MIGRATIONS, PG_MIGRATIONS};
+    use crate::schema::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
     /// Every `CREATE TABLE` of a list of migrations.
     fn created(migrations: &[&str]) -> Vec<String> {
@@ -423,14 +424,14 @@ mod tests {
     fn every_table_of_the_schema_is_copied() {
         let mut known: Vec<String> = TABLES.iter().map(|(t, _)| t.to_string()).collect();
         known.sort();
-        assert_eq!(created(MIGRATIONS), known);
-        assert_eq!(created(PG_MIGRATIONS), known);
+        assert_eq!(created(SQLITE_MIGRATIONS), known);
+        assert_eq!(created(POSTGRES_MIGRATIONS), known);
     }
 
     #[test]
     fn identity_tables_are_those_with_a_generated_id() {
         for (table, identity) in TABLES {
-            let def = PG_MIGRATIONS
+            let def = POSTGRES_MIGRATIONS
                 .iter()
                 .flat_map(|m| m.split("CREATE TABLE ").skip(1))
                 .find(|d| d.starts_with(&format!("{table} ")))

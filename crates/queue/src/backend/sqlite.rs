@@ -17,14 +17,13 @@ use std::time::{Duration, Instant};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use crate::migrations::MIGRATIONS;
+use super::{RETRY_FOR, jitter};
+use crate::schema::SQLITE_MIGRATIONS;
 use crate::sql::{Row, SqlError, Tx, TxKind, Value, sqlite_sql};
 use crate::{Backend, Error, Result};
 
 /// How long SQLite's own busy handler waits for a lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the application keeps retrying a transaction that still reports busy.
-pub(crate) const RETRY_FOR: Duration = Duration::from_secs(120);
 /// Prepared statements kept per connection; the crate has fewer distinct statements.
 const STATEMENT_CACHE: usize = 128;
 
@@ -57,7 +56,7 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
 }
 
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {
-    let known = MIGRATIONS.len() as i64;
+    let known = SQLITE_MIGRATIONS.len() as i64;
     loop {
         let version: i64 = retry("reading schema version", || {
             conn.query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -78,7 +77,7 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
                 // Another process may have migrated while we waited for the lock.
                 let now: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
                 if now == version {
-                    conn.execute_batch(MIGRATIONS[version as usize])?;
+                    conn.execute_batch(SQLITE_MIGRATIONS[version as usize])?;
                     conn.execute_batch(&format!("PRAGMA user_version = {}", version + 1))?;
                 }
                 Ok(())
@@ -203,14 +202,4 @@ fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
-}
-
-/// Up to `max` of jitter, so that processes that collided do not collide again in step.
-/// The sub-second clock is random enough for this and saves a dependency.
-pub(crate) fn jitter(max: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let max_ns = max.as_nanos().max(1) as u64;
-    Duration::from_nanos(u64::from(nanos) % max_ns)
 }

@@ -1,0 +1,305 @@
+//! The catalogue's tests: loading the fixture archive, filters, orders and paging, and
+//! what publishing and opening a series change.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::synthetic::SyntheticSpec;
+
+pub(crate) fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debian")
+}
+
+fn filter() -> Filter {
+    Filter {
+        source_name: None,
+        exact_match: false,
+        version: None,
+        series: SeriesFilter::Any,
+        pocket: None,
+        status: None,
+        created_since: None,
+        component: None,
+        order: Order::NewestFirst,
+    }
+}
+
+fn names(cat: &Catalogue, rows: &[&Row]) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} {} {}{}",
+                cat.package(r).name,
+                cat.version(r).version,
+                cat.series[r.series as usize].name,
+                match r.pocket {
+                    Pocket::Release => String::new(),
+                    p => format!("-{}", p.title().to_lowercase()),
+                }
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn suites_split() {
+    assert_eq!(
+        split_suite("bookworm-security"),
+        ("bookworm", Pocket::Security)
+    );
+    assert_eq!(split_suite("sid"), ("sid", Pocket::Release));
+    assert_eq!(split_suite("noble-proposed"), ("noble", Pocket::Proposed));
+    assert_eq!(split_suite("jammy-backports"), ("jammy", Pocket::Backports));
+    assert_eq!(split_suite("focal-updates"), ("focal", Pocket::Updates));
+}
+
+#[test]
+fn fixture_archive_loads_every_suite() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    // 21 versions; four of them in two suites.
+    assert_eq!(cat.rows.len(), 25);
+    let series: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(series, ["sid", "trixie", "bookworm", "bullseye"]);
+    // Ids increase with dates.
+    let mut by_id = cat.rows.clone();
+    by_id.sort_by_key(|r| r.id);
+    assert!(
+        by_id
+            .windows(2)
+            .all(|w| w[0].date_created <= w[1].date_created)
+    );
+    // Changelog dates were found (no fallback): hello 2.10-3's trailer is 2022-12-26.
+    let hello = cat.package_index("hello").unwrap();
+    let row = cat
+        .rows
+        .iter()
+        .find(|r| r.pkg == hello && cat.version(r).version == "2.10-3")
+        .unwrap();
+    assert_eq!(row.date_created.format("%Y-%m").to_string(), "2022-12");
+}
+
+#[test]
+fn changelog_dates_come_from_every_kind_of_file() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    for package in &cat.packages {
+        for version in &package.versions {
+            assert!(
+                version.changelog_date.is_some(),
+                "{} {}",
+                package.name,
+                version.version
+            );
+        }
+    }
+}
+
+#[test]
+fn exact_match_and_substring() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let mut f = filter();
+    f.source_name = Some("term".into());
+    let (rows, _) = cat.select(&f, 0, 300);
+    assert_eq!(rows.len(), 8, "{:?}", names(&cat, &rows));
+    f.exact_match = true;
+    assert_eq!(cat.select(&f, 0, 300).0.len(), 0);
+    f.source_name = Some("golang-golang-x-term".into());
+    assert_eq!(cat.select(&f, 0, 300).0.len(), 8);
+    f.source_name = Some("libssh".into());
+    f.exact_match = false;
+    assert_eq!(cat.count(&f), 4);
+}
+
+#[test]
+fn default_order_is_name_then_dpkg_version_descending() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let mut f = filter();
+    f.order = Order::NameThenVersion;
+    f.source_name = Some("libssh".into());
+    let (rows, more) = cat.select(&f, 0, 300);
+    assert!(!more);
+    assert_eq!(
+        names(&cat, &rows),
+        [
+            "libssh 0.12.2-1 sid",
+            "libssh 0.11.5-0+deb13u1 trixie",
+            "libssh 0.10.6-0+deb12u2 bookworm",
+            "libssh 0.9.8-0+deb11u1 bullseye",
+        ]
+    );
+}
+
+#[test]
+fn filters_and_paging() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let mut f = filter();
+    f.series = SeriesFilter::One(cat.series_index("bookworm").unwrap());
+    let all = cat.count(&f);
+    assert_eq!(all, 9);
+    // Pages of 4 cover everything exactly once, newest first.
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (rows, more) = cat.select(&f, offset, 4);
+        offset += rows.len();
+        seen.extend(rows.iter().map(|r| r.id));
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 9);
+    let mut dedup = seen.clone();
+    dedup.sort_unstable();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 9);
+    f.pocket = Some(Pocket::Security);
+    let (rows, _) = cat.select(&f, 0, 10);
+    assert_eq!(
+        names(&cat, &rows),
+        ["golang-golang-x-term 0.3.0-1 bookworm-security"]
+    );
+    f.pocket = None;
+    f.order = Order::OldestFirst;
+    let (asc, _) = cat.select(&f, 0, 10);
+    assert!(
+        asc.windows(2)
+            .all(|w| w[0].date_created <= w[1].date_created)
+    );
+    let cut = asc[5].date_created;
+    f.created_since = Some(cut);
+    assert_eq!(cat.count(&f), 4);
+}
+
+#[test]
+fn domination_marks_older_versions_superseded() {
+    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let mut f = filter();
+    f.source_name = Some("golang-golang-x-term".into());
+    f.series = SeriesFilter::One(cat.series_index("sid").unwrap());
+    let (rows, _) = cat.select(&f, 0, 10);
+    let statuses: Vec<&str> = rows.iter().map(|r| r.status.title()).collect();
+    assert_eq!(statuses, ["Published", "Superseded", "Superseded"]);
+    assert_eq!(cat.version(rows[0]).version, "0.45.0-1");
+}
+
+#[test]
+fn publish_needs_files_on_disk() {
+    let mut cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let req = |version: &str, suite: &str| PublishRequest {
+        package: "hello".into(),
+        version: version.into(),
+        suite: suite.into(),
+        date_created: DateTime::<Utc>::from(std::time::SystemTime::now()),
+        status: Status::Pending,
+    };
+    assert!(matches!(
+        cat.publish(&req("9.9-1", "sid")),
+        Err(PublishError::Missing(_))
+    ));
+    // An existing version published to a new suite (and a new series).
+    let id = cat.publish(&req("2.12.3-1", "forky-proposed")).unwrap();
+    let row = cat.row_by_id(id).unwrap();
+    assert_eq!(cat.series[row.series as usize].name, "forky");
+    assert_eq!(row.pocket, Pocket::Proposed);
+    assert_eq!(row.status, Status::Pending);
+    // The newest by date comes first.
+    let (rows, _) = cat.select(&filter(), 0, 1);
+    assert_eq!(rows[0].id, id);
+    // Series were remapped, not scrambled.
+    let names: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["sid", "forky", "trixie", "bookworm", "bullseye"]);
+}
+
+#[test]
+fn open_series_copies_the_newest_published_version_of_every_package() {
+    let spec = SyntheticSpec {
+        packages: 10,
+        series: 2,
+        versions: 2,
+    };
+    let mut cat = Catalogue::synthetic(spec).unwrap();
+    let now = DateTime::<Utc>::from(std::time::SystemTime::now());
+    let req = |j: u32, version: &str, suite: &str, status: Status| PublishRequest {
+        package: spec.package_name(j),
+        version: version.into(),
+        suite: suite.into(),
+        date_created: now,
+        status,
+    };
+    // Package 0 gets a newer version; package 1's newer one is only pending: not copied.
+    cat.publish(&req(0, "1.5", "sid", Status::Published))
+        .unwrap();
+    cat.publish(&req(1, "1.6", "trixie", Status::Pending))
+        .unwrap();
+    let before = cat.rows.len();
+    let later = now + Duration::seconds(1);
+    assert_eq!(cat.open_series("forky", &[], later).unwrap(), 10);
+    assert_eq!(cat.rows.len(), before + 10);
+    let names_now: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names_now, ["sid", "forky", "trixie"]);
+
+    let mut f = filter();
+    f.series = SeriesFilter::One(cat.series_index("forky").unwrap());
+    f.order = Order::OldestFirst;
+    let (rows, more) = cat.select(&f, 0, 100);
+    assert!(!more);
+    let got = names(&cat, &rows);
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[0], "synth-000000 1.5 forky");
+    assert_eq!(got[1], "synth-000001 1.1 forky");
+    assert_eq!(got[9], "synth-000009 1.1 forky");
+    assert!(rows.iter().all(|r| r.status == Status::Published
+        && r.pocket == Pocket::Release
+        && r.date_created >= later));
+    // Ids and dates increase together, and a poller since `later` sees every copy.
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0].id < w[1].id && w[0].date_created < w[1].date_created)
+    );
+    f.series = SeriesFilter::Any;
+    f.created_since = Some(later);
+    assert_eq!(cat.count(&f), 10);
+    // The series the packages came from are unchanged.
+    f.created_since = None;
+    f.series = SeriesFilter::One(cat.series_index("sid").unwrap());
+    f.status = Some(Status::Published);
+    assert_eq!(cat.count(&f), 5);
+
+    // From one series only: the five packages of trixie.
+    assert_eq!(
+        cat.open_series("series9", &["trixie".into()], later)
+            .unwrap(),
+        5
+    );
+    for bad in [
+        cat.open_series("forky", &[], later),
+        cat.open_series("newer", &["nosuch".into()], later),
+        cat.open_series("Bad/Name", &[], later),
+    ] {
+        assert!(matches!(bad, Err(PublishError::Invalid(_))), "{bad:?}");
+    }
+}
+
+#[test]
+fn synthetic_history_is_arithmetic() {
+    let spec = SyntheticSpec {
+        packages: 1000,
+        series: 10,
+        versions: 2,
+    };
+    let cat = Catalogue::synthetic(spec).unwrap();
+    assert_eq!(cat.rows.len(), 2000);
+    let mut f = filter();
+    f.series = SeriesFilter::One(3);
+    assert_eq!(cat.count(&f), 200);
+    let (rows, more) = cat.select(&f, 0, 300);
+    assert!(!more);
+    assert!(rows.iter().all(|r| r.pkg % 10 == 3));
+    assert_eq!(rows[0].status, Status::Published);
+    assert_eq!(cat.version(rows[0]).version, "1.1");
+    f.order = Order::NameThenVersion;
+    let (rows, _) = cat.select(&f, 0, 2);
+    assert_eq!(cat.version(rows[0]).version, "1.1");
+    assert_eq!(cat.version(rows[1]).version, "1.0");
+}

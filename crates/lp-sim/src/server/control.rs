@@ -1,0 +1,223 @@
+//! The `/_sim/` control endpoints: publish a version, open a series, set and read the
+//! fault settings, read and reset the statistics. [`SimHandle`](crate::SimHandle) calls
+//! [`publish`] and [`open_series`] directly.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tiny_http::Method;
+
+use super::{Answer, Shared, SimStats, lock, write_catalogue};
+use crate::catalogue::{PublishError, PublishRequest, Status};
+use crate::faults::FaultSettings;
+use crate::render::{self, LinkBase};
+use crate::time::parse_datetime_param;
+
+/// The body of `POST /_sim/publish`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishBody {
+    package: String,
+    version: String,
+    suite: String,
+    #[serde(default)]
+    date_created: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Adds a publication; returns its `self_link` under `base`.
+pub(crate) fn publish(
+    shared: &Shared,
+    base: &LinkBase,
+    package: &str,
+    version: &str,
+    suite: &str,
+    date_created: Option<DateTime<Utc>>,
+    status: Status,
+) -> Result<(u16, serde_json::Value), (u16, String)> {
+    let request = PublishRequest {
+        package: package.to_owned(),
+        version: version.to_owned(),
+        suite: suite.to_owned(),
+        date_created: date_created
+            .unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now())),
+        status,
+    };
+    let mut cat = write_catalogue(shared);
+    match cat.publish(&request) {
+        Ok(id) => {
+            let row = cat
+                .row_by_id(id)
+                .ok_or((500, "lost the new row".to_owned()))?;
+            let json = serde_json::to_value(render::publication(base, &cat, row))
+                .map_err(|e| (500, e.to_string()))?;
+            log::info!("published package={package} version={version} suite={suite} id={id}");
+            Ok((201, json))
+        }
+        Err(PublishError::Missing(m)) => Err((404, m)),
+        Err(PublishError::Invalid(m)) => Err((400, m)),
+    }
+}
+
+/// The body of `POST /_sim/open-series`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenSeriesBody {
+    /// Must be the simulated distribution, when given.
+    #[serde(default)]
+    distribution: Option<String>,
+    series: String,
+    /// The series to copy from; empty or absent means every existing series.
+    #[serde(default)]
+    copy_from: Vec<String>,
+    #[serde(default)]
+    date_created: Option<String>,
+}
+
+/// Opens a series and copies every package's newest published version into it; returns
+/// how many publications were created.
+pub(crate) fn open_series(
+    shared: &Shared,
+    series: &str,
+    copy_from: &[String],
+    date_created: Option<DateTime<Utc>>,
+) -> Result<usize, (u16, String)> {
+    let date = date_created.unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()));
+    let mut cat = write_catalogue(shared);
+    match cat.open_series(series, copy_from, date) {
+        Ok(copied) => {
+            log::info!("opened series={series} copied={copied}");
+            Ok(copied)
+        }
+        Err(PublishError::Missing(m) | PublishError::Invalid(m)) => Err((400, m)),
+    }
+}
+
+/// Serves one `/_sim/` request.
+pub(super) fn control(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    body: &str,
+    origin: &str,
+) -> Answer {
+    let base = LinkBase {
+        origin: origin.to_owned(),
+        api_version: "devel".into(),
+        distro: shared.distro.clone(),
+    };
+    match (method, path.trim_end_matches('/')) {
+        (Method::Post, "/_sim/publish") => {
+            let parsed: PublishBody = match serde_json::from_str(body) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Answer::text("control", 400, format!("bad publish request: {e}\n"));
+                }
+            };
+            let date = match parsed
+                .date_created
+                .as_deref()
+                .map(parse_any_date)
+                .transpose()
+            {
+                Ok(d) => d,
+                Err(e) => return Answer::text("control", 400, e),
+            };
+            let status = match parsed.status.as_deref() {
+                None | Some("Pending") => Status::Pending,
+                Some("Published") => Status::Published,
+                Some(other) => {
+                    return Answer::text(
+                        "control",
+                        400,
+                        format!("status must be Pending or Published, not {other}\n"),
+                    );
+                }
+            };
+            match publish(
+                shared,
+                &base,
+                &parsed.package,
+                &parsed.version,
+                &parsed.suite,
+                date,
+                status,
+            ) {
+                Ok((code, json)) => Answer {
+                    status: code,
+                    ..Answer::json("control", &json)
+                },
+                Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
+            }
+        }
+        (Method::Post, "/_sim/open-series") => {
+            let parsed: OpenSeriesBody = match serde_json::from_str(body) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Answer::text("control", 400, format!("bad open-series request: {e}\n"));
+                }
+            };
+            if let Some(d) = parsed.distribution.as_deref()
+                && d != shared.distro
+            {
+                return Answer::text(
+                    "control",
+                    400,
+                    format!("this lp-sim serves {}, not {d}\n", shared.distro),
+                );
+            }
+            let date = match parsed
+                .date_created
+                .as_deref()
+                .map(parse_any_date)
+                .transpose()
+            {
+                Ok(d) => d,
+                Err(e) => return Answer::text("control", 400, e),
+            };
+            match open_series(shared, &parsed.series, &parsed.copy_from, date) {
+                Ok(copied) => Answer {
+                    status: 201,
+                    ..Answer::json(
+                        "control",
+                        &serde_json::json!({ "series": parsed.series, "copied": copied }),
+                    )
+                },
+                Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
+            }
+        }
+        (Method::Post, "/_sim/faults") => {
+            let settings: FaultSettings = match serde_json::from_str(body) {
+                Ok(s) => s,
+                Err(e) => {
+                    return Answer::text("control", 400, format!("bad fault settings: {e}\n"));
+                }
+            };
+            if let Err(e) = settings.validate() {
+                return Answer::text("control", 400, format!("{e}\n"));
+            }
+            lock(&shared.faults).settings = settings;
+            log::info!("faults set to {settings:?}");
+            Answer::json("control", &settings)
+        }
+        (Method::Get, "/_sim/faults") => Answer::json("control", &lock(&shared.faults).settings),
+        (Method::Get, "/_sim/stats") => Answer::json("control", &*lock(&shared.stats)),
+        (Method::Post, "/_sim/stats/reset") => {
+            *lock(&shared.stats) = SimStats::default();
+            Answer::json("control", &serde_json::json!({}))
+        }
+        _ => Answer::text(
+            "control",
+            404,
+            format!("no control endpoint {method} {path}\n"),
+        ),
+    }
+}
+
+/// Accepts RFC 3339 with any offset, or Launchpad's parameter spellings.
+fn parse_any_date(value: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    parse_datetime_param(value).map_err(|_| format!("bad date_created {value:?}\n"))
+}
