@@ -3,22 +3,22 @@
 //!
 //! The steps of a run, in order:
 //! 1. Finish what a crashed run left (see `pkgimport-audit`): drop staged rows, finish a
-//!    push, or finish a cleanup ([`publish`]).
+//!    push, or finish a cleanup (`publish`).
 //! 2. Ask Launchpad for the package's whole history, one partition (series) at a time,
-//!    with `exact_match` ([`fetch`]).
-//! 3. Plan ([`plan`]): publications already in the committed audit are done; if none is
+//!    with `exact_match` (`fetch`).
+//! 3. Plan (`plan`): publications already in the committed audit are done; if none is
 //!    left, stop here: no download, no git, no push. In date order, a version that already
 //!    has a commit (published before in another series) is a ref update only.
 //! 4. Any other version is downloaded into the content-addressed cache, checked
-//!    (Launchpad's sizes and SHA-256, then the `.dsc`'s) ([`fetch`]), unpacked in memory
+//!    (Launchpad's sizes and SHA-256, then the `.dsc`'s) (`fetch`), unpacked in memory
 //!    exactly as `dpkg-source -x --skip-patches` would, and written as one commit, straight
-//!    into a pack of the package's private repository ([`build`]).
+//!    into a pack of the package's private repository (`build`).
 //! 5. Stage the audit rows, set the critical mark, push every changed ref in one atomic
 //!    push whose leases come from the committed audit, commit the audit, clean up, unmark
-//!    ([`publish`]).
+//!    (`publish`).
 //!
-//! Commits are deterministic (see [`build`] and ARCHITECTURE.md): the same history gives
-//! the same hashes on any machine. Branches and tags are named in [`naming`]; every failure
+//! Commits are deterministic (see `build` and ARCHITECTURE.md): the same history gives
+//! the same hashes on any machine. Branches and tags are named in `naming`; every failure
 //! is an [`ImportError`], whose class decides the exit code.
 
 mod build;
@@ -117,7 +117,7 @@ impl Importer<'_> {
         );
 
         let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())?;
-        if !plan.builds.is_empty() {
+        if !plan.is_ref_only() {
             // New commits name earlier ones as parents. (A ref-only run finds out more
             // cheaply, when its ref update fails: see `update_local_refs`.)
             self.ensure_history(package, &repo, &audit.versions)?;
@@ -144,7 +144,7 @@ impl Importer<'_> {
             package,
             &repo,
             &staged.refs,
-            plan.builds.is_empty(),
+            plan.is_ref_only(),
             &audit.versions,
         )?;
         summary.refs_updated = staged.refs.len() as u64;

@@ -154,6 +154,12 @@ impl<'a> Plan<'a> {
         self.publications.is_empty()
     }
 
+    /// Whether every new publication is of a version committed before: no commit to build,
+    /// only refs to move.
+    pub(super) fn is_ref_only(&self) -> bool {
+        self.builds.is_empty()
+    }
+
     /// The refs that move, their targets resolved with `built`, the commits of the versions
     /// built (version → commit id). Every version in [`Plan::builds`] must be in `built`.
     pub(super) fn refs(&self, built: &BTreeMap<String, String>) -> Vec<StagedRef> {

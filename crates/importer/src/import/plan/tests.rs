@@ -159,6 +159,7 @@ fn a_new_version_is_built_and_moves_its_branch_and_gets_its_tag() {
     let plan = Plan::new(&history, &audit);
     assert_eq!(specs(&plan.publications), ["debian/sid/Release/1.0-2"]);
     assert_eq!(specs(&plan.builds), ["debian/sid/Release/1.0-2"]);
+    assert!(!plan.is_ref_only());
     assert_eq!(
         plan.refs,
         [
@@ -206,7 +207,8 @@ fn a_version_imported_before_is_a_ref_update_only() {
         specs(&plan.publications),
         ["debian/trixie/Release/1.0-1", "ubuntu/noble/Proposed/1.0-1"]
     );
-    assert!(plan.builds.is_empty(), "no new commit, and no tag");
+    assert!(plan.is_ref_only(), "no new commit, and no tag");
+    assert!(plan.builds.is_empty());
     assert_eq!(
         plan.refs,
         [
