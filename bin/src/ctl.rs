@@ -829,14 +829,7 @@ fn check(
 
 /// The exit code of an import error, by the exit-code contract.
 pub fn import_failure(e: pkgimport_importer::import::ImportError) -> Failure {
-    use pkgimport_importer::import::ImportError as E;
-    let exit = match &e {
-        E::Unavailable(_) => Exit::Unavailable,
-        E::BadInput(_) | E::RemoteDiverged(_) => Exit::DataErr,
-        E::Store(s) if !s.is_transient() => Exit::Failure,
-        E::Transient(_) | E::Store(_) => Exit::TempFail,
-    };
-    Failure::new(exit, e.into())
+    Failure::new(e.exit(), e.into())
 }
 
 fn parse_name(raw: &str) -> Result<PackageName, Failure> {

@@ -1,4 +1,4 @@
-//! Fuzz target: the changelog parser (`pkgimport_importer::changelog::parse`), which reads
+//! Fuzz target: the changelog parser (`pkgimport_unpack::changelog::parse`), which reads
 //! `debian/changelog` from every unpacked upload. It must never panic; what it accepts must
 //! be consistent: the top version is the first of `versions`, and the entry text starts
 //! with the header line.
@@ -8,7 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let Ok(changelog) = pkgimport_importer::changelog::parse(text) else {
+    let Ok(changelog) = pkgimport_unpack::changelog::parse(text) else {
         return;
     };
     let top = &changelog.top;

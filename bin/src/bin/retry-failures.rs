@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use package_importer::{CommonArgs, Exit, Failure};
-use pkgimport_importer::retry::{self, RetrySettings};
+use pkgimport_importer::requeue::{self, RetrySettings};
 
 /// Re-queue, at priority `retry`, the transient failures whose cooldown has passed.
 ///
@@ -32,7 +32,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         max_consecutive: config.int("retry.max_consecutive") as u32,
     };
     let mut store = package_importer::open_store(&config)?;
-    let s = retry::retry_failures(&mut store, &settings, pkgimport_queue::Timestamp::now())?;
+    let s = requeue::retry_failures(&mut store, &settings, pkgimport_queue::Timestamp::now())?;
     log::info!(
         "retry-failures: requeued={} waiting={} needs_attention={} permanent={}",
         s.requeued,

@@ -11,7 +11,7 @@ use pkgimport_git::{GitDir, Oid, RefUpdate};
 use pkgimport_queue::Store;
 use serde::Serialize;
 
-use crate::import::{ImportError, ImportSettings, remote_url};
+use crate::import::{ImportError, ImportSettings, remote_url, work_repo};
 
 /// The importer's namespaces on a remote.
 const NAMESPACES: [&str; 2] = ["refs/heads/importer/", "refs/tags/import/"];
@@ -34,10 +34,7 @@ fn remote_refs(
     package: &PackageName,
 ) -> Result<BTreeMap<String, String>, ImportError> {
     let url = remote_url(&settings.remote_template, &settings.state_dir, package);
-    let refs = pkgimport_git::ls_remote(&settings.git, &url).map_err(|e| match e {
-        pkgimport_git::Error::Unreachable { .. } => ImportError::Unavailable(e.to_string()),
-        e => ImportError::Transient(e.to_string()),
-    })?;
+    let refs = pkgimport_git::ls_remote(&settings.git, &url).map_err(ImportError::verifying)?;
     Ok(refs
         .unwrap_or_default()
         .into_iter()
@@ -90,7 +87,7 @@ pub fn restore(
     package: &PackageName,
 ) -> Result<usize, ImportError> {
     let mismatches = verify(store, settings, package)?;
-    let to_hex = |s: &str| Oid::from_hex(s).map_err(|e| ImportError::Transient(e.to_string()));
+    let to_hex = |s: &str| Oid::from_hex(s).map_err(ImportError::verifying);
     let mut updates = Vec::new();
     for m in mismatches {
         let Some(expected) = m.expected else { continue };
@@ -105,17 +102,11 @@ pub fn restore(
     }
     let url = remote_url(&settings.remote_template, &settings.state_dir, package);
     let repo = GitDir::open_or_init(
-        settings
-            .state_dir
-            .join("work")
-            .join(format!("{package}.git")),
+        work_repo(&settings.state_dir, package),
         settings.git.clone(),
     )
-    .map_err(|e| ImportError::Transient(e.to_string()))?;
-    repo.push_atomic(&url, &updates).map_err(|e| match e {
-        pkgimport_git::Error::Unreachable { .. } => ImportError::Unavailable(e.to_string()),
-        pkgimport_git::Error::LeaseRefused { refs } => ImportError::RemoteDiverged(refs.join(" ")),
-        e => ImportError::Transient(e.to_string()),
-    })?;
+    .map_err(ImportError::verifying)?;
+    repo.push_atomic(&url, &updates)
+        .map_err(ImportError::verifying)?;
     Ok(updates.len())
 }

@@ -301,19 +301,17 @@ impl Client {
     }
 
     /// Downloads a source file and checks its size and SHA-256 against Launchpad's
-    /// metadata; on a mismatch the file is removed and a `BadResponse` returned.
+    /// metadata; on a mismatch the file is removed and a `DownloadMismatch` returned.
     pub fn download_verified(&self, file: &SourceFile, dest: &Path) -> Result<Download, Error> {
         let got = self.download(&file.url, dest)?;
         if got.bytes != file.size || !got.sha256.eq_ignore_ascii_case(&file.sha256) {
             let _ = std::fs::remove_file(dest);
-            return Err(Error::BadResponse {
-                status: 200,
-                oops_id: None,
+            return Err(Error::DownloadMismatch {
                 url: file.url.clone(),
-                message: format!(
-                    "downloaded file does not match launchpad's metadata: expected {} bytes sha256 {}, got {} bytes sha256 {}",
-                    file.size, file.sha256, got.bytes, got.sha256
-                ),
+                expected_bytes: file.size,
+                expected_sha256: file.sha256.clone(),
+                got_bytes: got.bytes,
+                got_sha256: got.sha256,
             });
         }
         Ok(got)

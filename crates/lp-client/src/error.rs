@@ -3,8 +3,9 @@
 //! Callers branch on the variant: `Unavailable` means Launchpad (or the network to it) is
 //! down and retrying *later* will help, which `import-one` maps to exit 69 and the circuit
 //! breaker counts; `NotFound` and `Unauthorized` are answers; `BadResponse` means Launchpad
-//! (or a proxy) sent something we refuse to interpret; `Config` is our own mistake and maps
-//! to exit 78. Every variant that came from an HTTP answer carries the status and any
+//! (or a proxy) sent something we refuse to interpret, and `DownloadMismatch` is the case of
+//! it where a file's size or SHA-256 is not what Launchpad's metadata says; `Config` is our
+//! own mistake and maps to exit 78. Every variant that came from an HTTP answer carries the status and any
 //! `X-Lazr-OopsId`, and its message is the one-line summary of the body, because Launchpad's
 //! error bodies are HTML or plain text, never JSON.
 
@@ -58,6 +59,24 @@ pub enum Error {
         /// One line summarising the body (`Unknown access token (…).`).
         message: String,
     },
+    /// A download whose size or SHA-256 differs from Launchpad's metadata for the file. The
+    /// message reads as the `BadResponse` it is a case of.
+    #[error(
+        "bad response from launchpad (status 200): downloaded file does not match launchpad's metadata: \
+         expected {expected_bytes} bytes sha256 {expected_sha256}, got {got_bytes} bytes sha256 {got_sha256} (url {url})"
+    )]
+    DownloadMismatch {
+        /// The requested URL.
+        url: String,
+        /// The size Launchpad gave.
+        expected_bytes: u64,
+        /// The SHA-256 Launchpad gave.
+        expected_sha256: String,
+        /// The size of what arrived.
+        got_bytes: u64,
+        /// The SHA-256 of what arrived.
+        got_sha256: String,
+    },
     /// Invalid client settings or credentials file. Our mistake, not Launchpad's.
     #[error("launchpad client configuration: {message}")]
     Config {
@@ -81,14 +100,16 @@ pub enum Error {
 impl Error {
     /// Whether trying again later may succeed.
     ///
-    /// True for `Unavailable`, for `BadResponse` (proxies truncate and mangle bodies during
-    /// incidents) and for a 500 OOPS (Launchpad's own errors, such as
+    /// True for `Unavailable`, for `BadResponse` and `DownloadMismatch` (proxies truncate and
+    /// mangle bodies during incidents) and for a 500 OOPS (Launchpad's own errors, such as
     /// `GPGKeyTemporarilyNotFoundError`, are often temporary). False for answers that will
     /// not change by themselves: not found, unauthorized, bad configuration, rejected
     /// requests.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Unavailable { .. } | Error::BadResponse { .. } => true,
+            Error::Unavailable { .. }
+            | Error::BadResponse { .. }
+            | Error::DownloadMismatch { .. } => true,
             Error::Other { status, .. } => *status == Some(500),
             Error::NotFound { .. } | Error::Unauthorized { .. } | Error::Config { .. } => false,
         }
@@ -100,6 +121,7 @@ impl Error {
             Error::Unavailable { status, .. } | Error::Other { status, .. } => *status,
             Error::NotFound { .. } => Some(404),
             Error::BadResponse { status, .. } | Error::Unauthorized { status, .. } => Some(*status),
+            Error::DownloadMismatch { .. } => Some(200),
             Error::Config { .. } => None,
         }
     }
@@ -110,7 +132,10 @@ impl Error {
             Error::Unavailable { oops_id, .. }
             | Error::BadResponse { oops_id, .. }
             | Error::Other { oops_id, .. } => oops_id.as_deref(),
-            Error::NotFound { .. } | Error::Unauthorized { .. } | Error::Config { .. } => None,
+            Error::NotFound { .. }
+            | Error::Unauthorized { .. }
+            | Error::DownloadMismatch { .. }
+            | Error::Config { .. } => None,
         }
     }
 }
@@ -163,6 +188,24 @@ mod tests {
             e.to_string(),
             "launchpad unavailable after 2 attempts: connection refused (url u)"
         );
+    }
+
+    #[test]
+    fn a_download_mismatch_reads_as_the_bad_response_it_is() {
+        let e = Error::DownloadMismatch {
+            url: "http://x/f.tar.xz".into(),
+            expected_bytes: 3,
+            expected_sha256: "aa".into(),
+            got_bytes: 8,
+            got_sha256: "bb".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "bad response from launchpad (status 200): downloaded file does not match launchpad's metadata: expected 3 bytes sha256 aa, got 8 bytes sha256 bb (url http://x/f.tar.xz)"
+        );
+        assert!(e.is_transient());
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(e.oops_id(), None);
     }
 
     #[test]

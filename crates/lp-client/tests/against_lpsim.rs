@@ -681,7 +681,7 @@ fn source_files_download_through_the_librarian_redirect() {
     std::fs::write(&debian_tar, b"tampered").unwrap();
     let dest = out.path().join("again.tar.xz");
     let err = client.download_verified(&files[3], &dest).unwrap_err();
-    assert!(matches!(err, Error::BadResponse { .. }), "{err}");
+    assert!(matches!(err, Error::DownloadMismatch { .. }), "{err}");
     assert!(!dest.exists());
 }
 

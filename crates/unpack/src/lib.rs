@@ -19,8 +19,10 @@
 //! ```
 //!
 //! Also here, because they belong to the same vocabulary: dpkg version ordering
-//! ([`Version`], re-exported from `debversion`) and DEP-14 tag mangling.
+//! ([`Version`], re-exported from `debversion`), DEP-14 tag mangling, and the few facts
+//! read from `debian/changelog` ([`changelog`]).
 
+pub mod changelog;
 mod dep14;
 mod dsc;
 mod error;

@@ -1,7 +1,7 @@
 //! `retry-failures`: transient failures go back to the queue by themselves, after a cooldown
 //! that doubles with each attempt, unless the same failure keeps repeating.
 //!
-//! The seed's rule: retry what looks transient (a timeout talking to Launchpad), only after a
+//! The rule: requeue what looks transient (a timeout talking to Launchpad), only after a
 //! cooldown, and not when the package failed the same way several times in a row, which
 //! hints that the package itself makes the service misbehave. Such a package "needs
 //! attention": status and the report show it, and only a human retries it. Permanent

@@ -1,0 +1,222 @@
+//! Turning fetched versions into commits: each is unpacked in memory, exactly as
+//! `dpkg-source -x --skip-patches` would unpack it, and written as one commit straight into
+//! a pack of the work repository.
+//!
+//! A commit is a function of the version alone, so the same history gives the same ids on
+//! any machine: the tree is the unpacked source; author, dates and message come from the
+//! version's own changelog entry; the committer is the configured identity with the
+//! changelog's date; the parent is the commit of the newest earlier version in the
+//! version's own changelog that has been imported.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pkgimport_core::PackageName;
+use pkgimport_git::{CommitSpec, Entry, GitDir, Mode, Oid, PackWriter, Signature, TzOffset};
+use pkgimport_unpack::{Limits, Node, SourceTree, changelog};
+
+use super::plan::Found;
+use super::{ImportError, Importer, Result, oid};
+
+impl Importer<'_> {
+    /// Writes the commits of `builds`, in order, from the files fetched into `sources` (one
+    /// directory each). `imported` maps the versions imported before to their commits.
+    /// Returns the new commits, version → commit id.
+    ///
+    /// A second thread unpacks the next version while this one hashes and compresses the
+    /// current one into the pack (on every core), so decompression overlaps the writing. The
+    /// rendezvous channel keeps at most two unpacked trees in memory.
+    pub(super) fn build(
+        &self,
+        package: &PackageName,
+        repo: &GitDir,
+        builds: &[&Found],
+        sources: &[PathBuf],
+        imported: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut built = BTreeMap::new();
+        if builds.is_empty() {
+            // Ref-only: every version is in the repository already.
+            return Ok(built);
+        }
+        let mut versions = imported.clone();
+        let mut pack = PackWriter::start(repo)?;
+        let limits = &self.settings.limits;
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let jobs: Vec<(&str, &Path)> = builds
+                .iter()
+                .zip(sources)
+                .map(|(p, dir)| (p.source_package_version.as_str(), dir.as_path()))
+                .collect();
+            scope.spawn(move || {
+                for (version, dir) in jobs {
+                    let unpacked = unpack_version(package, dir, version, limits);
+                    let failed = unpacked.is_err();
+                    // The receiver is gone when the committing side failed: stop unpacking.
+                    if tx.send(unpacked).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            for (i, p) in builds.iter().enumerate() {
+                let version = &p.source_package_version;
+                let unpacked = rx.recv().map_err(|_| ImportError::UnpackerStopped)??;
+                let oid = self.commit_version(package, &mut pack, unpacked, version, &versions)?;
+                // One line per version: the progress of a long import, on a terminal or in a
+                // log.
+                log::info!(
+                    "package={package} version={version} commit={} ({}/{})",
+                    oid.to_hex(),
+                    i + 1,
+                    builds.len()
+                );
+                versions.insert(version.clone(), oid.to_hex());
+                built.insert(version.clone(), oid.to_hex());
+            }
+            Ok(())
+        })?;
+        pack.finish()?;
+        Ok(built)
+    }
+
+    /// Writes the commit of one unpacked version. `versions` maps the versions imported so
+    /// far to their commits, for the parent.
+    fn commit_version(
+        &self,
+        package: &PackageName,
+        pack: &mut PackWriter,
+        tree: SourceTree,
+        version: &str,
+        versions: &BTreeMap<String, String>,
+    ) -> Result<Oid> {
+        let changelog_text = match tree.get("debian/changelog") {
+            Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
+            _ => {
+                return Err(ImportError::NoChangelog {
+                    package: package.clone(),
+                    version: version.to_owned(),
+                });
+            }
+        };
+        let log = changelog::parse(&changelog_text).map_err(|error| ImportError::Changelog {
+            package: package.clone(),
+            version: version.to_owned(),
+            error,
+        })?;
+        let parent = log.versions.iter().skip(1).find_map(|v| versions.get(v));
+        let parents: Vec<Oid> = parent.map(|p| oid(p)).transpose()?.into_iter().collect();
+        let time = log.top.date.timestamp().max(0) as u64;
+        let offset = TzOffset::from_minutes((log.top.date.offset().local_minus_utc() / 60) as i16)?;
+        let author = Signature {
+            name: clean_identity(&log.top.author_name),
+            email: clean_identity(&log.top.author_email),
+            time,
+            offset,
+        };
+        let committer = Signature {
+            name: self.settings.committer_name.clone(),
+            email: self.settings.committer_email.clone(),
+            time,
+            offset,
+        };
+        let message = format!("Import {package} {version}\n\n{}", log.top.text);
+        let spec = CommitSpec {
+            author: &author,
+            committer: &committer,
+            message: message.as_bytes(),
+            parents: &parents,
+            update_ref: None,
+        };
+        Ok(pack.commit(&spec, entries(&tree))?)
+    }
+}
+
+/// Unpacks the source package of `version` fetched into `dir`, checking that it is
+/// `package`'s. Runs on the unpacking thread, so it touches nothing but its arguments.
+fn unpack_version(
+    package: &PackageName,
+    dir: &Path,
+    version: &str,
+    limits: &Limits,
+) -> Result<SourceTree> {
+    let dsc = find_dsc(dir, package, version)?;
+    let (parsed, tree) = pkgimport_unpack::unpack_dsc_file(&dsc, limits)?;
+    if parsed.source != package.as_str() {
+        return Err(ImportError::ForeignDsc {
+            dsc,
+            found: parsed.source,
+            package: package.clone(),
+        });
+    }
+    Ok(tree)
+}
+
+/// The `.dsc` of `version` in `dir`: `<package>_<version without epoch>.dsc`.
+fn find_dsc(dir: &Path, package: &PackageName, version: &str) -> Result<PathBuf> {
+    let upstream_and_revision = version.split_once(':').map_or(version, |(_, v)| v);
+    let expected = dir.join(format!("{package}_{upstream_and_revision}.dsc"));
+    if expected.exists() {
+        return Ok(expected);
+    }
+    Err(ImportError::NoDsc {
+        package: package.clone(),
+        version: version.to_owned(),
+        expected,
+    })
+}
+
+/// git refuses `<`, `>` and newlines in identities; a changelog may have them.
+fn clean_identity(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '<' | '>' | '\n' | '\0'))
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The tree's files and symlinks as the pack writer takes them.
+fn entries(tree: &SourceTree) -> impl Iterator<Item = Entry<'_>> {
+    tree.iter().map(|(path, node)| match node {
+        Node::File { executable, data } => Entry {
+            path,
+            mode: if *executable {
+                Mode::Executable
+            } else {
+                Mode::File
+            },
+            data,
+        },
+        Node::Symlink { target } => Entry {
+            path,
+            mode: Mode::Symlink,
+            data: target.as_bytes(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_lose_what_git_refuses() {
+        assert_eq!(clean_identity(" Jane <Doe>\n"), "Jane Doe");
+        assert_eq!(clean_identity("jane@example.org"), "jane@example.org");
+    }
+
+    #[test]
+    fn the_dsc_is_named_without_the_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let package = PackageName::parse("hello").unwrap();
+        std::fs::write(dir.path().join("hello_2.10-3.dsc"), "").unwrap();
+        assert_eq!(
+            find_dsc(dir.path(), &package, "1:2.10-3").unwrap(),
+            dir.path().join("hello_2.10-3.dsc")
+        );
+        assert!(matches!(
+            find_dsc(dir.path(), &package, "2.10-4"),
+            Err(ImportError::NoDsc { .. })
+        ));
+    }
+}

@@ -1,0 +1,168 @@
+//! `import-one`: every publication of one package not yet imported becomes a commit on the
+//! branch of its series and pocket, pushed under the three-phase audit commit.
+//!
+//! The steps of a run, in order:
+//! 1. Finish what a crashed run left (see `pkgimport-audit`): drop staged rows, finish a
+//!    push, or finish a cleanup (`publish`).
+//! 2. Ask Launchpad for the package's whole history, one partition (series) at a time,
+//!    with `exact_match` (`fetch`).
+//! 3. Plan (`plan`): publications already in the committed audit are done; if none is
+//!    left, stop here: no download, no git, no push. In date order, a version that already
+//!    has a commit (published before in another series) is a ref update only.
+//! 4. Any other version is downloaded into the content-addressed cache, checked
+//!    (Launchpad's sizes and SHA-256, then the `.dsc`'s) (`fetch`), unpacked in memory
+//!    exactly as `dpkg-source -x --skip-patches` would, and written as one commit, straight
+//!    into a pack of the package's private repository (`build`).
+//! 5. Stage the audit rows, set the critical mark, push every changed ref in one atomic
+//!    push whose leases come from the committed audit, commit the audit, clean up, unmark
+//!    (`publish`).
+//!
+//! Commits are deterministic (see `build` and ARCHITECTURE.md): the same history gives
+//! the same hashes on any machine. Branches and tags are named in `naming`; every failure
+//! is an [`ImportError`], whose class decides the exit code.
+
+mod build;
+mod error;
+mod fetch;
+mod naming;
+mod plan;
+mod publish;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pkgimport_core::PackageName;
+use pkgimport_git::{GitDir, GitOptions, Oid};
+use pkgimport_lp_client::Client;
+use pkgimport_queue::Store;
+use pkgimport_queue::audit::StagedAudit;
+use pkgimport_unpack::Limits;
+
+pub use error::{ErrorClass, ImportError};
+pub(crate) use naming::work_repo;
+pub use naming::{MAX_VERSION_LEN, branch_name, check_version, remote_url};
+
+use plan::Plan;
+
+/// Named points where a recovery drill stops the process (`PKGIMPORT_FAULT=<point>`).
+pub const FAULT_POINTS: [&str; 7] = [
+    "after-download",
+    "after-commit",
+    "after-stage",
+    "after-mark",
+    "after-push",
+    "after-audit-commit",
+    "after-cleanup",
+];
+
+/// The importer's identity and where things go, resolved from the configuration.
+pub struct ImportSettings {
+    pub state_dir: PathBuf,
+    pub distributions: Vec<String>,
+    /// The remote URL template; `{package}` and `{state_dir}` are replaced.
+    pub remote_template: String,
+    pub committer_name: String,
+    pub committer_email: String,
+    pub git: GitOptions,
+    pub limits: Limits,
+    pub run_id: Option<i64>,
+}
+
+/// What one run did, for its summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub recovered: Option<String>,
+    pub publications_seen: u64,
+    pub versions_imported: u64,
+    pub refs_updated: u64,
+    pub bytes_downloaded: u64,
+    /// The new versions' push to the remote, the receiving git's work included: often
+    /// most of a large import, so the summary line shows it apart.
+    pub push_time: Duration,
+}
+
+type Result<T, E = ImportError> = std::result::Result<T, E>;
+
+/// Everything one run works with.
+pub struct Importer<'a> {
+    pub client: &'a Client,
+    pub store: &'a mut Store,
+    pub settings: &'a ImportSettings,
+    /// Called at each fault point; a drill aborts the process there.
+    pub fault: &'a dyn Fn(&str),
+}
+
+impl Importer<'_> {
+    /// Imports everything not yet imported. The caller holds the package lock.
+    pub fn run(&mut self, package: &PackageName) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        let started = Instant::now();
+        self.remove_stale_git_locks(package)?;
+        summary.recovered = self.recover(package)?;
+
+        let history = self.history(package)?;
+        summary.publications_seen = history.len() as u64;
+        let audit = self.store.audit(package)?;
+        let plan = Plan::new(&history, &audit);
+        if plan.is_empty() {
+            log::info!(
+                "package={package} nothing to import ({} publications known)",
+                history.len()
+            );
+            return Ok(summary);
+        }
+        log::info!(
+            "package={package} {} publications to import",
+            plan.publications.len()
+        );
+
+        let repo = GitDir::open_or_init(self.work_repo(package), self.settings.git.clone())?;
+        if !plan.is_ref_only() {
+            // New commits name earlier ones as parents. (A ref-only run finds out more
+            // cheaply, when its ref update fails: see `update_local_refs`.)
+            self.ensure_history(package, &repo, &audit.versions)?;
+        }
+        // Everything is fetched first, so that a download failure happens before any git
+        // work.
+        let mut sources = Vec::with_capacity(plan.builds.len());
+        for p in &plan.builds {
+            let (dir, bytes) = self.fetch(package, p)?;
+            summary.bytes_downloaded += bytes;
+            sources.push(dir);
+        }
+        (self.fault)("after-download");
+        let built = self.build(package, &repo, &plan.builds, &sources, &audit.versions)?;
+        summary.versions_imported = built.len() as u64;
+        (self.fault)("after-commit");
+
+        let staged = StagedAudit {
+            refs: plan.refs(&built),
+            versions: built,
+            publications: plan.rows(),
+        };
+        self.update_local_refs(
+            package,
+            &repo,
+            &staged.refs,
+            plan.is_ref_only(),
+            &audit.versions,
+        )?;
+        summary.refs_updated = staged.refs.len() as u64;
+        summary.push_time = self.publish(package, &repo, &staged)?;
+        publish::tidy(package, &repo);
+        log::info!(
+            "package={package} imported versions={} refs={} bytes={} seconds={:.2} push_seconds={:.3}",
+            summary.versions_imported,
+            summary.refs_updated,
+            summary.bytes_downloaded,
+            started.elapsed().as_secs_f64(),
+            summary.push_time.as_secs_f64()
+        );
+        Ok(summary)
+    }
+}
+
+/// An object id that the audit (or a run, for the audit) holds as hex.
+fn oid(hex: &str) -> Result<Oid> {
+    Oid::from_hex(hex).map_err(ImportError::AuditObjectId)
+}
