@@ -2,9 +2,7 @@
 //! database: what `poll-uploads` and `import-one` do, with the binaries reduced to start-up.
 
 pub mod changelog;
-pub mod check;
 pub mod import;
-pub mod metrics;
 pub mod poll;
 pub mod retry;
 pub mod verify;
