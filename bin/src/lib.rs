@@ -8,10 +8,7 @@ pub mod config;
 pub mod ctl;
 mod startup;
 
-pub use startup::{
-    breaker_settings, driver_settings, import_settings, launchpad_client, lock_driver,
-    lock_package, lock_poll, open_store, record_launchpad_stats, shutdown_signal,
-};
+pub use startup::{lock_driver, lock_package, lock_poll, open_store, shutdown_signal};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -38,11 +35,7 @@ impl CommonArgs {
     /// Loads the configuration with these flags and `extra` flags on top.
     pub fn load_config(&self, mut extra: Vec<FlagValue>) -> Result<Config, Failure> {
         if let Some(dir) = &self.state_dir {
-            extra.push(FlagValue {
-                key: "state_dir",
-                flag: "--state-dir",
-                value: dir.display().to_string(),
-            });
+            extra.push(FlagValue::state_dir(dir));
         }
         Config::load(self.config.as_deref(), &config::process_env(), &extra)
             .map_err(|e| Failure::new(Exit::Config, e.context("invalid configuration")))
@@ -82,6 +75,12 @@ impl From<pkgimport_queue::Error> for Failure {
             exit,
             error: e.into(),
         }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::new(Exit::Failure, e.into())
     }
 }
 

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::config::FlagValue;
+use package_importer::config::{FlagValue, settings};
 use package_importer::{CommonArgs, Exit, Failure, OrExit};
 
 /// Claim queued jobs and run one import process per job, with bounded parallelism.
@@ -31,23 +31,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<Exit, Failure> {
-    let mut flags = Vec::new();
-    if let Some(n) = args.concurrency {
-        flags.push(FlagValue {
-            key: "driver.concurrency",
-            flag: "--concurrency",
-            value: n.to_string(),
-        });
-    }
-    if let Some(c) = args.import_command {
-        flags.push(FlagValue {
-            key: "driver.import_command",
-            flag: "--import-command",
-            value: c,
-        });
-    }
-    let config = args.common.load_config(flags)?;
-    let settings = package_importer::driver_settings(&config, args.exit_when_idle)?;
+    let flags = [
+        args.concurrency.map(FlagValue::concurrency),
+        args.import_command.map(FlagValue::import_command),
+    ];
+    let config = args
+        .common
+        .load_config(flags.into_iter().flatten().collect())?;
+    let settings = settings::driver(&config, args.exit_when_idle)?;
     let _lock = package_importer::lock_driver(&settings.state_dir)?;
     let store = package_importer::open_store(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()

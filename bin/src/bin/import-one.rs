@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use package_importer::config::settings;
 use package_importer::{CommonArgs, Exit, Failure, OrExit};
 use pkgimport_core::PackageName;
 use pkgimport_importer::import::Importer;
@@ -35,9 +36,8 @@ fn run(args: Args) -> Result<Exit, Failure> {
     let state_dir = config.state_dir();
     let mut store = package_importer::open_store(&config)?;
     let _lock = package_importer::lock_package(&store, &state_dir, &package, args.wait)?;
-    let client = package_importer::launchpad_client(&config)?;
-    let run_id = config.run_id;
-    let settings = package_importer::import_settings(&config, run_id);
+    let client = settings::launchpad_client(&config)?;
+    let settings = settings::import(&config, config.run_id);
     let fault_point = config.fault.clone();
     let fault = move |point: &str| {
         if fault_point.as_deref() == Some(point) {
@@ -53,7 +53,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
         fault: &fault,
     };
     let result = importer.run(&package);
-    package_importer::record_launchpad_stats(&mut store, &client)?;
+    pkgimport_importer::poll::record_client_stats(&mut store, &client).or_exit(Exit::Failure)?;
     match result {
         Ok(s) => {
             log::info!(

@@ -1,10 +1,9 @@
 //! `importctl`: status, queue, failures, retries, pause and resume, configuration.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, ctl, finish, init_logging, parse_args};
+use package_importer::{CommonArgs, ctl};
 
 /// Inspect and steer package-importer through its state database.
 #[derive(Parser, Debug)]
@@ -17,21 +16,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match parse_args() {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    init_logging();
-    let is_check = matches!(args.command, ctl::Command::Check { .. });
-    let result = match args.common.load_config(Vec::new()) {
-        // A monitoring plugin answers UNKNOWN for its own trouble, on stdout, in one line.
-        Err(f) if is_check => {
-            let line = pkgimport_importer::check::unknown(&format!("{:#}", f.error));
-            let _ = writeln!(std::io::stdout(), "{line}");
-            Ok(package_importer::Exit::CheckUnknown)
-        }
-        Err(f) => Err(f),
-        Ok(config) => ctl::run(args.command, &config),
-    };
-    finish("importctl", result)
+    package_importer::main_with("importctl", |args: Args| {
+        ctl::run(args.command, args.common.load_config(Vec::new()))
+    })
 }

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use package_importer::{CommonArgs, Exit, Failure, OrExit};
-use pkgimport_importer::poll::{self, PollSettings, Start};
+use package_importer::config::settings;
+use package_importer::{CommonArgs, Exit, Failure};
+use pkgimport_importer::poll::{self, PollRunError, Start};
 
 /// Ask Launchpad for new publications, one partition (distribution and series) at a time,
 /// and queue one import job per package at priority `upload`.
@@ -38,47 +39,14 @@ fn run(args: Args) -> Result<Exit, Failure> {
         (None, Some(_)) => Start::All,
         (None, None) => Start::Now,
     };
-    let settings = PollSettings {
-        distributions: config.list("launchpad.distributions"),
-        skew: config.duration("poll.skew"),
-        start,
-        batch: 500,
-    };
-    let client = package_importer::launchpad_client(&config)?;
-    let state_dir = config.state_dir();
-    let Some(_lock) = package_importer::lock_poll(&state_dir)? else {
+    let settings = settings::poll(&config, start);
+    let client = settings::launchpad_client(&config)?;
+    let Some(_lock) = package_importer::lock_poll(&config.state_dir())? else {
         return Ok(Exit::Ok);
     };
     let mut store = package_importer::open_store(&config)?;
     let started = std::time::Instant::now();
-    let result = poll::poll(&client, &mut store, &settings, config.fault.as_deref());
-    // Launchpad's answer (or silence) is evidence for the shared circuit breaker.
-    let outcome = match &result {
-        Err(e) if e.is_unavailable() => Some(pkgimport_core::breaker::Outcome::Unavailable),
-        Ok(_) => Some(pkgimport_core::breaker::Outcome::Available),
-        Err(_) => None,
-    };
-    package_importer::record_launchpad_stats(&mut store, &client)?;
-    if result.is_ok() {
-        store
-            .set_counters(&[("last_poll_ok_ms", pkgimport_queue::Timestamp::now().0)])
-            .or_exit(Exit::Failure)?;
-    }
-    if let Some(outcome) = outcome {
-        let breaker = package_importer::breaker_settings(&config);
-        let who = format!("poll:{}", std::process::id());
-        if let Some(t) = store
-            .breaker_record(outcome, &who, &breaker, 0.5)
-            .or_exit(Exit::Failure)?
-        {
-            log::warn!(
-                "breaker {} -> {} after a poll",
-                t.from.as_str(),
-                t.to.as_str()
-            );
-        }
-    }
-    match result {
+    match poll::poll_and_record(&client, &mut store, &settings, config.fault.as_deref()) {
         Ok(s) => {
             log::info!(
                 "poll-uploads: partitions={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",
@@ -92,7 +60,10 @@ fn run(args: Args) -> Result<Exit, Failure> {
             );
             Ok(Exit::Ok)
         }
-        Err(e) if e.is_unavailable() => Err(Failure::new(Exit::Unavailable, e.into())),
-        Err(e) => Err(Failure::new(Exit::Failure, e.into())),
+        Err(PollRunError::Poll(e)) if e.is_unavailable() => {
+            Err(Failure::new(Exit::Unavailable, e.into()))
+        }
+        Err(PollRunError::Poll(e)) => Err(Failure::new(Exit::Failure, e.into())),
+        Err(PollRunError::Record(e)) => Err(Failure::new(Exit::Failure, e.into())),
     }
 }

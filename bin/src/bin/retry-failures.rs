@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use package_importer::config::settings;
 use package_importer::{CommonArgs, Exit, Failure};
-use pkgimport_importer::requeue::{self, RetrySettings};
+use pkgimport_importer::requeue;
 
 /// Re-queue, at priority `retry`, the transient failures whose cooldown has passed.
 ///
@@ -25,12 +26,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<Exit, Failure> {
     let config = args.common.load_config(Vec::new())?;
-    let settings = RetrySettings {
-        cooldown_base: config.duration("retry.cooldown_base"),
-        cooldown_cap: config.duration("retry.cooldown_cap"),
-        jitter: config.float("retry.jitter"),
-        max_consecutive: config.int("retry.max_consecutive") as u32,
-    };
+    let settings = settings::retry(&config);
     let mut store = package_importer::open_store(&config)?;
     let s = requeue::retry_failures(&mut store, &settings, pkgimport_queue::Timestamp::now())?;
     log::info!(

@@ -37,7 +37,7 @@ fn assert_perfdata(line: &str) {
         assert!(value.parse::<f64>().is_ok(), "{item}");
         for range in &fields[1..3] {
             assert!(
-                range.is_empty() || pkgimport_importer::check::Range::parse(range).is_ok(),
+                range.is_empty() || pkgimport_report::check::Range::parse(range).is_ok(),
                 "{item}"
             );
         }

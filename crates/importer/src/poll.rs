@@ -17,11 +17,16 @@
 //! the partition becomes the watermark and nothing is enqueued, so a first run never floods
 //! the queue by surprise. Once a distribution has any watermark, a partition that appears
 //! later (a new series opening) starts from the beginning, since all of it is new.
+//!
+//! [`poll_and_record`] is what `poll-uploads` runs: the poll, then what it showed recorded
+//! in the state database (the client's counters, the last successful poll, and an outcome
+//! for the circuit breaker).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pkgimport_core::breaker::{BreakerSettings, Outcome};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_lp_client::{
     Client, LpDateTime, PublicationOrder, PublicationStatus, PublishedSourcesQuery,
@@ -48,6 +53,8 @@ pub struct PollSettings {
     pub start: Start,
     /// Packages are enqueued in batches of this many publications.
     pub batch: usize,
+    /// The circuit breaker's knobs, for recording what Launchpad's answer showed.
+    pub breaker: BreakerSettings,
 }
 
 /// What one poll did.
@@ -78,8 +85,70 @@ impl PollError {
     }
 }
 
+/// The errors of [`poll_and_record`]: the poll's own, or one recording its outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum PollRunError {
+    /// The poll failed; what it showed was recorded.
+    #[error(transparent)]
+    Poll(PollError),
+    /// Recording the poll's outcome failed; the poll's own result is not reported.
+    #[error(transparent)]
+    Record(pkgimport_queue::Error),
+}
+
 /// Named points where a drill can stop the poller (`PKGIMPORT_FAULT=<point>`).
 pub const FAULT_BETWEEN_PARTITIONS: &str = "poll-between-partitions";
+
+/// Polls (see [`poll`]) and records what the poll showed: the Launchpad client's request
+/// counters, the time of the last successful poll (for `importctl check`), and Launchpad's
+/// answer, or silence, as an outcome for the shared circuit breaker. A poll that failed for
+/// another reason says nothing about Launchpad and records no outcome.
+pub fn poll_and_record(
+    client: &Client,
+    store: &mut Store,
+    settings: &PollSettings,
+    fault: Option<&str>,
+) -> Result<PollSummary, PollRunError> {
+    let result = poll(client, store, settings, fault);
+    let outcome = match &result {
+        Err(e) if e.is_unavailable() => Some(Outcome::Unavailable),
+        Ok(_) => Some(Outcome::Available),
+        Err(_) => None,
+    };
+    record_client_stats(store, client).map_err(PollRunError::Record)?;
+    if result.is_ok() {
+        store
+            .set_counters(&[("last_poll_ok_ms", Timestamp::now().0)])
+            .map_err(PollRunError::Record)?;
+    }
+    if let Some(outcome) = outcome {
+        let who = format!("poll:{}", std::process::id());
+        if let Some(t) = store
+            .breaker_record(outcome, &who, &settings.breaker, 0.5)
+            .map_err(PollRunError::Record)?
+        {
+            log::warn!(
+                "breaker {} -> {} after a poll",
+                t.from.as_str(),
+                t.to.as_str()
+            );
+        }
+    }
+    result.map_err(PollRunError::Poll)
+}
+
+/// Adds what a short-lived process's Launchpad client did to the persistent counters that
+/// `importctl metrics` exports (poll-uploads and import-one both call it before they exit).
+pub fn record_client_stats(
+    store: &mut Store,
+    client: &Client,
+) -> Result<(), pkgimport_queue::Error> {
+    let stats = client.stats();
+    store.add_counters(&[
+        ("launchpad_requests_total", stats.requests),
+        ("launchpad_retries_total", stats.retries),
+    ])
+}
 
 /// Polls every partition of every configured distribution. `fault` names a point at which
 /// to stop with an error, for drills.

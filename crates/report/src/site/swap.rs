@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::Error;
+use super::Error;
 
 /// A fresh temporary directory for the new site, and where it will go.
 pub(crate) struct Staging {

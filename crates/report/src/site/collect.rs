@@ -13,9 +13,9 @@ use pkgimport_queue::audit::{AuditView, PublicationRow};
 use pkgimport_queue::monitor::SeenPublication;
 use pkgimport_queue::{FailureRecord, QueuedJob, RunRecord, Store};
 
-use crate::freshness::{Freshness, freshness, newest_imported};
-use crate::logtail::{LogTail, read_tail};
-use crate::{Error, ReportOptions, ReportSummary, pages};
+use super::freshness::{Freshness, freshness, newest_imported};
+use super::logtail::{LogTail, read_tail};
+use super::{Error, ReportOptions, ReportSummary, pages};
 
 /// The directory of the package pages, relative to the site's root.
 pub(crate) const PACKAGES_DIR: &str = "packages";

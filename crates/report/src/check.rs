@@ -177,67 +177,6 @@ fn format_number(x: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_follow_the_plugin_guidelines() {
-        let cases = [
-            (
-                "10",
-                vec![(-1.0, true), (0.0, false), (10.0, false), (11.0, true)],
-            ),
-            ("10:", vec![(9.0, true), (10.0, false), (1e9, false)]),
-            ("~:10", vec![(-1e9, false), (10.0, false), (10.5, true)]),
-            ("10:20", vec![(9.0, true), (15.0, false), (21.0, true)]),
-            (
-                "@10:20",
-                vec![(9.0, false), (15.0, true), (20.0, true), (21.0, false)],
-            ),
-        ];
-        for (text, checks) in cases {
-            let r = Range::parse(text).unwrap();
-            assert_eq!(r.to_string(), text);
-            for (v, alert) in checks {
-                assert_eq!(r.alerts(v), alert, "{text} at {v}");
-            }
-        }
-        for bad in ["", "x", "20:10", "1:2:3", "@"] {
-            assert!(Range::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn one_line_worst_state_and_perfdata() {
-        let m = |label, value, warn: f64, crit: f64, phrase: &str| Metric {
-            label,
-            value,
-            uom: "s",
-            warn: Some(Range::above(warn)),
-            crit: Some(Range::above(crit)),
-            phrase: phrase.to_owned(),
-        };
-        let (state, line) = render(&[
-            m("oldest_age", 10.0, 3600.0, 21600.0, "oldest 10s"),
-            m("driver_age", 120.0, 60.0, 300.0, "driver seen 2m ago"),
-        ]);
-        assert_eq!(state, State::Warning);
-        assert_eq!(
-            line,
-            "PACKAGE-IMPORTER WARNING - driver seen 2m ago, oldest 10s | oldest_age=10s;3600;21600;0 driver_age=120s;60;300;0"
-        );
-        assert!(!line.contains('\n'));
-        assert_eq!(
-            unknown("cannot open\nstate.db | x"),
-            "PACKAGE-IMPORTER UNKNOWN - cannot open state.db   x"
-        );
-        assert_eq!(median(&[5, 1, 3]), Some(3.0));
-        assert_eq!(median(&[4, 1, 3, 2]), Some(2.5));
-        assert_eq!(median(&[]), None);
-    }
-}
-
 /// The check's thresholds, from the configuration and the command line.
 #[derive(Clone, Debug)]
 pub struct CheckSettings {
@@ -252,8 +191,11 @@ pub struct CheckSettings {
     pub poll_age: (f64, f64),
     pub wal_bytes: (f64, f64),
     /// `-w label=RANGE` and `-c label=RANGE` from the command line.
-    pub overrides: Vec<(String, Option<Range>, Option<Range>)>,
+    pub overrides: Vec<Override>,
 }
+
+/// One threshold given on the command line: (label, warning, critical).
+pub type Override = (String, Option<Range>, Option<Range>);
 
 /// A value that stands for "never": larger than any threshold.
 const NEVER: f64 = 999_999_999.0;
@@ -393,5 +335,66 @@ fn ago(secs: f64) -> String {
         60..3600 => format!("{}m{}s", s / 60, s % 60),
         3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_the_plugin_guidelines() {
+        let cases = [
+            (
+                "10",
+                vec![(-1.0, true), (0.0, false), (10.0, false), (11.0, true)],
+            ),
+            ("10:", vec![(9.0, true), (10.0, false), (1e9, false)]),
+            ("~:10", vec![(-1e9, false), (10.0, false), (10.5, true)]),
+            ("10:20", vec![(9.0, true), (15.0, false), (21.0, true)]),
+            (
+                "@10:20",
+                vec![(9.0, false), (15.0, true), (20.0, true), (21.0, false)],
+            ),
+        ];
+        for (text, checks) in cases {
+            let r = Range::parse(text).unwrap();
+            assert_eq!(r.to_string(), text);
+            for (v, alert) in checks {
+                assert_eq!(r.alerts(v), alert, "{text} at {v}");
+            }
+        }
+        for bad in ["", "x", "20:10", "1:2:3", "@"] {
+            assert!(Range::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_line_worst_state_and_perfdata() {
+        let m = |label, value, warn: f64, crit: f64, phrase: &str| Metric {
+            label,
+            value,
+            uom: "s",
+            warn: Some(Range::above(warn)),
+            crit: Some(Range::above(crit)),
+            phrase: phrase.to_owned(),
+        };
+        let (state, line) = render(&[
+            m("oldest_age", 10.0, 3600.0, 21600.0, "oldest 10s"),
+            m("driver_age", 120.0, 60.0, 300.0, "driver seen 2m ago"),
+        ]);
+        assert_eq!(state, State::Warning);
+        assert_eq!(
+            line,
+            "PACKAGE-IMPORTER WARNING - driver seen 2m ago, oldest 10s | oldest_age=10s;3600;21600;0 driver_age=120s;60;300;0"
+        );
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            unknown("cannot open\nstate.db | x"),
+            "PACKAGE-IMPORTER UNKNOWN - cannot open state.db   x"
+        );
+        assert_eq!(median(&[5, 1, 3]), Some(3.0));
+        assert_eq!(median(&[4, 1, 3, 2]), Some(2.5));
+        assert_eq!(median(&[]), None);
     }
 }

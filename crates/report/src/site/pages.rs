@@ -16,10 +16,10 @@ use pkgimport_core::breaker::BreakerState;
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_queue::{Outcome, QueuedJob, RunRecord, Timestamp};
 
-use crate::ReportOptions;
-use crate::collect::{Index, PACKAGES_DIR, PackagePage};
-use crate::freshness::Freshness;
-use crate::logtail::LogTail;
+use super::ReportOptions;
+use super::collect::{Index, PACKAGES_DIR, PackagePage};
+use super::freshness::Freshness;
+use super::logtail::LogTail;
 
 const CSS: &str = "\
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:90em}\
