@@ -4,19 +4,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use pkgimport_lp_sim::{FaultMode, FaultSettings};
+use pkgimport_lp_sim::FaultMode;
+use pkgimport_testkit::sim::set_fault_mode;
 
 use crate::util::*;
-
-fn faults(mode: FaultMode) -> FaultSettings {
-    FaultSettings {
-        mode,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    }
-}
 
 fn runs(env: &TestEnv) -> Vec<serde_json::Value> {
     env.ctl_json(&["runs", "--limit", "1000000"])
@@ -62,9 +53,9 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once(env: &TestEnv) {
     wait_for(120, "40 imports before the outage", || successes(env) >= 40);
 
     let down_at = Utc::now();
-    sim.set_faults(faults(FaultMode::Down)).unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::Down);
     std::thread::sleep(Duration::from_secs(3));
-    sim.set_faults(faults(FaultMode::Ok)).unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::Ok);
     let up_at = Utc::now();
     let up_instant = Instant::now();
 
