@@ -465,7 +465,7 @@ fn crash_sweep_keeps_every_invariant() {
     );
 }
 
-/// The invariants of the issue, each failure one line (or paragraph) in `v`.
+/// The invariants of the module documentation, each failure one line (or paragraph) in `v`.
 fn check_invariants(env: &TestEnv, store: &mut Store, model: &Model, v: &mut Vec<String>) {
     if let Err(e) = store.integrity_check().unwrap() {
         v.push(format!("integrity_check: {e}"));

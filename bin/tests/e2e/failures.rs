@@ -1,4 +1,4 @@
-//! Failures that resolve themselves: the seed's Launchpad outage with the shared circuit
+//! Failures that resolve themselves: a Launchpad outage with the shared circuit
 //! breaker, retry-failures and its cooldowns, a poison package, and failure groups.
 
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ fn time_of(v: &serde_json::Value) -> DateTime<Utc> {
 }
 
 both_backends!(a_launchpad_outage_records_no_failure_and_resumes_at_once);
-/// The seed's outage, automated: Launchpad goes down in the middle of a run of 240 real
+/// A Launchpad outage: Launchpad goes down in the middle of a run of 240 real
 /// imports at concurrency 8, then comes back. Nothing may be recorded as failed, everything
 /// must be imported, the driver must stop hammering Launchpad while it is down, and it must
 /// resume as soon as Launchpad is back.
@@ -85,7 +85,7 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once(env: &TestEnv) {
     imported.dedup();
     assert_eq!(imported.len() as u64, PACKAGES);
 
-    // The breaker opened and closed again, with the seed's log lines.
+    // The breaker opened and closed again, with the log lines that announce each.
     assert!(
         log.contains("Launchpad is down (breaker open), pausing imports"),
         "{log}"
