@@ -1,14 +1,14 @@
-//! The integration tests of package-importer, as one test binary (so that the helpers of
-//! `util` are compiled once): the real binaries, each test in its own temporary state
-//! directory, and the tidy checks that keep the documentation and the code in step.
+//! End-to-end tests: the real binaries, each test in its own temporary state directory; and
+//! the tidy checks that keep the documentation and the code in step. One test binary, so
+//! that the helpers of `util` are compiled once.
 //!
 //! The driver, import and failure tests run on both backends: `both_backends!(name);` above
 //! `fn name(env: &TestEnv)` makes a module `name` beside it with two tests, `name::sqlite`
 //! and `name::postgres`. The PostgreSQL one runs on a fresh database of the server that
-//! `PKGIMPORT_TEST_PG_URL` names; when it is unset, it passes with a one-line message, or
-//! fails under CI (`CI=true`). Tests of what only SQLite has (the `state.db` file, its WAL,
-//! the driver's lock file) and tests that no database takes part in stay plain `#[test]`s
-//! on SQLite.
+//! `PKGIMPORT_TEST_PG_URL` names, and passes with a one-line message when it is unset.
+//! Tests of what only SQLite has (the `state.db` file, its WAL, the driver's lock file) and
+//! tests that no database takes part in stay plain `#[test]`s on SQLite. Under CI
+//! (`CI=true`), an unset `PKGIMPORT_TEST_PG_URL` fails every test that needs PostgreSQL.
 //!
 //! The tests share one process and run in parallel: none changes the process's environment
 //! or current directory, and every server listens on port 0. The heavy tests (the crash
