@@ -8,30 +8,15 @@
 //! a good package imported in the same driver run. (`../` entries and an absolute symlink
 //! are in `e2e/import.rs`.)
 
-#[path = "e2e/util.rs"]
-#[expect(
-    dead_code,
-    reason = "shared with the e2e tests; this binary uses a part"
-)]
-mod util;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use pkgimport_lp_sim::{FaultMode, FaultSettings, SimHandle};
-use util::*;
+use pkgimport_lp_sim::{FaultMode, SimHandle};
+use pkgimport_testkit::sim::set_fault_mode;
+
+use crate::util::*;
 
 const GOOD: &str = "goodpkg";
-
-fn faults(mode: FaultMode) -> FaultSettings {
-    FaultSettings {
-        mode,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    }
-}
 
 fn changelog(name: &str, version: &str) -> Vec<u8> {
     format!(
@@ -522,7 +507,7 @@ fn check_lp_fault(mode: FaultMode, hostile: &str, expected: &str) -> pkgimport_l
         let tar = native_tar(hostile, |_| {});
         add_native(archive, hostile, "1", &tar);
     });
-    case.sim.set_faults(faults(mode)).unwrap();
+    set_fault_mode(&case.sim.base_url(), &mode);
     case.sim.reset_stats();
     case.env.enqueue("upload", &[hostile]);
     case.env.drive(&[]);
@@ -536,7 +521,7 @@ fn check_lp_fault(mode: FaultMode, hostile: &str, expected: &str) -> pkgimport_l
     show_signature(hostile, &signature);
     let out = case.env.import_one(hostile);
     assert_eq!(out.status.code(), Some(65), "{}", dump(&out));
-    case.sim.set_faults(faults(FaultMode::Ok)).unwrap();
+    set_fault_mode(&case.sim.base_url(), &FaultMode::Ok);
     case.env.enqueue("upload", &[GOOD]);
     case.env.drive(&[]);
     case.assert_contained(hostile);
@@ -605,7 +590,7 @@ fn an_allowed_download_host_is_fetched() {
         ),
     );
     std::fs::write(&path, text).unwrap();
-    sim.set_faults(faults(FaultMode::ForeignRedirect)).unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::ForeignRedirect);
     let out = env.import_one(GOOD);
     assert!(out.status.success(), "{}", dump(&out));
     assert!(env.remote_refs(GOOD).contains_key("refs/tags/import/1"));

@@ -1,4 +1,4 @@
-//! Issue 9: the `importctl migrate-db` round trip. Import on SQLite (the driver with the real
+//! The `importctl migrate-db` round trip. Import on SQLite (the driver with the real
 //! `import-one`, and `import-one` by hand, against the in-process lp-sim), migrate into a
 //! fresh PostgreSQL database, then carry on there (`PKGIMPORT_DATABASE_URL`): a version
 //! published after the migration is found by a poll that starts from the copied
@@ -8,24 +8,17 @@
 //! target that has rows.
 //!
 //! Runs only when `PKGIMPORT_TEST_PG_URL` names a server whose user may create databases
-//! (`scripts/pg-test-cluster start` prints one); it needs `psql` to create the database.
-
-#[path = "e2e/util.rs"]
-#[expect(
-    dead_code,
-    reason = "the migrate-db test uses only part of the e2e helpers"
-)]
-mod util;
+//! (`scripts/pg-test-cluster start` prints one); without it, it says so in one line and
+//! passes (outside CI; under CI it fails).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Output};
 
 use pkgimport_lp_sim::Publish;
-use util::{TestEnv, dump, wait_for};
+use pkgimport_testkit::pg::{PG_URL_ENV, PgDatabase};
 
-/// The variable that names the PostgreSQL server for tests.
-const PG_URL_ENV: &str = "PKGIMPORT_TEST_PG_URL";
+use crate::util::{TestEnv, dump, wait_for};
 
 /// A password that the test cluster (trust authentication) never asks for: it rides in
 /// every URL so that the test can check it is never shown.
@@ -33,53 +26,22 @@ const PASSWORD: &str = "n0t-shown-3xyz";
 
 /// A database created for one test and dropped after it.
 struct FreshDb {
-    admin_url: String,
-    name: String,
+    /// Dropped last: the database itself.
+    _db: PgDatabase,
     /// The database's URL, with the password.
     url: String,
 }
 
 impl FreshDb {
     fn create() -> Option<FreshDb> {
-        #[expect(clippy::disallowed_methods, reason = "test configuration")]
-        let admin_url = std::env::var(PG_URL_ENV).ok().filter(|u| !u.is_empty())?;
-        let name = format!("migrate_db_{}", std::process::id());
-        psql(
-            &admin_url,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        let (scheme, rest) = admin_url.split_once("://").expect("a URL");
+        let db = PgDatabase::create()?;
+        let (scheme, rest) = db.url().split_once("://").expect("a URL");
         let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
         let (user, host) = authority.rsplit_once('@').expect("a user in the URL");
         let user = user.split(':').next().unwrap();
-        let url = format!("{scheme}://{user}:{PASSWORD}@{host}/{name}");
-        Some(FreshDb {
-            admin_url,
-            name,
-            url,
-        })
+        let url = format!("{scheme}://{user}:{PASSWORD}@{host}/{}", db.name());
+        Some(FreshDb { _db: db, url })
     }
-}
-
-impl Drop for FreshDb {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &self.admin_url, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("{PG_URL_ENV} is set, but psql cannot run: {e}"));
-    assert!(out.status.success(), "psql {sql}: {}", dump(&out));
 }
 
 /// `bin` with the shared database selected through the environment.
@@ -147,7 +109,7 @@ fn tags(env: &TestEnv, package: &str) -> usize {
 }
 
 #[test]
-fn issue_9_migrate_db_round_trip() {
+fn migrate_db_round_trip_carries_on_in_postgresql_and_imports_nothing_twice() {
     let Some(db) = FreshDb::create() else {
         #[expect(
             clippy::print_stderr,
@@ -218,7 +180,7 @@ fn issue_9_migrate_db_round_trip() {
         "{}",
         dump(&out)
     );
-    util::signal(&driver, "TERM");
+    crate::util::signal(&driver, "TERM");
     assert!(driver.wait().unwrap().success());
 
     // The migration.

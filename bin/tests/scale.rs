@@ -1,4 +1,4 @@
-//! Issue 8: the scale sweep's steps at a tiny size, checking correctness only (the timings
+//! The scale sweep's steps at a tiny size, checking correctness only (the timings
 //! are `cargo xtask sweep`'s business and are never asserted). 20 synthetic packages are
 //! imported from empty by `poll-uploads --initial all` and `driver --exit-when-idle`
 //! running the real `import-one`; then a new series opens in lp-sim
@@ -7,13 +7,9 @@
 //! the new series must be ref-only: one branch more on an existing commit, no new version
 //! commit, no new tag.
 
-#[path = "e2e/util.rs"]
-#[expect(dead_code, reason = "the scale test uses only part of the e2e helpers")]
-mod util;
-
 use std::collections::BTreeMap;
 
-use util::{TestEnv, dump};
+use crate::util::{TestEnv, dump};
 
 const PACKAGES: u32 = 20;
 
@@ -45,7 +41,7 @@ fn assert_no_failures(env: &TestEnv) {
 }
 
 #[test]
-fn issue_8_new_series_imports_are_ref_only() {
+fn new_series_imports_are_ref_only() {
     let env = TestEnv::new();
     let sim = env.start_synthetic_sim(PACKAGES, 2);
     env.use_real_importer();

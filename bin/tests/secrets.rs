@@ -4,17 +4,10 @@
 //! `importctl failures --all --json`, `importctl show`, `importctl runs`, the HTML report,
 //! and the one-line errors.
 
-#[path = "e2e/util.rs"]
-#[expect(
-    dead_code,
-    reason = "shared with the e2e tests; this binary uses a part"
-)]
-mod util;
-
 use std::path::Path;
 use std::process::Output;
 
-use util::*;
+use crate::util::*;
 
 const TOKEN: &str = "CANARYTOKENq7Zx";
 const SECRET: &str = "CANARYSECRETm3Wv";

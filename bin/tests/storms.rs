@@ -9,25 +9,10 @@
 //! (`importctl failures --all` is empty, or every entry is transient). Each test prints one
 //! `storm figures:` line with the requests the simulator served, for the reliability table.
 
-#[path = "e2e/util.rs"]
-#[expect(
-    dead_code,
-    reason = "shared with the e2e tests; this binary uses a part"
-)]
-mod util;
-
 use pkgimport_lp_sim::{FaultMode, FaultSettings, SimHandle};
-use util::*;
+use pkgimport_testkit::sim::set_faults;
 
-fn faults(mode: FaultMode) -> FaultSettings {
-    FaultSettings {
-        mode,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    }
-}
+use crate::util::*;
 
 /// Replaces text in the config file that `TestEnv` wrote (its `[launchpad]` section is
 /// fixed, and TOML allows a key once).
@@ -109,6 +94,7 @@ fn figures(storm: &str, sim: &SimHandle, extra: &str) {
 /// after a 69, never recorded.
 #[test]
 fn thirty_percent_502_and_503_with_retry_after_lose_nothing() {
+    let _alone = run_alone();
     let (env, sim, names) = storm_env(10);
     tune(
         &env,
@@ -121,9 +107,10 @@ fn thirty_percent_502_and_503_with_retry_after_lose_nothing() {
         error_rate: Some(0.3),
         status: Some(status),
         retry_after: Some(1),
-        ..faults(FaultMode::Flaky)
+        mode: FaultMode::Flaky,
+        ..FaultSettings::default()
     };
-    sim.set_faults(flaky(502)).unwrap();
+    set_faults(&sim.base_url(), &flaky(502));
     let mut polls = 0;
     loop {
         polls += 1;
@@ -135,7 +122,7 @@ fn thirty_percent_502_and_503_with_retry_after_lose_nothing() {
         }
     }
     assert_eq!(env.ctl_json(&["status"])["queued"], names.len());
-    sim.set_faults(flaky(503)).unwrap();
+    set_faults(&sim.base_url(), &flaky(503));
     env.drive(&["--concurrency", "2"]);
     let stats = sim.stats();
     assert!(
@@ -174,28 +161,40 @@ fn storms() -> Vec<Storm> {
             // Past the 250 ms request timeout set below.
             settings: FaultSettings {
                 delay_ms: Some(700),
-                ..faults(FaultMode::Ok)
+                ..FaultSettings::default()
             },
             signature: "launchpad unavailable after 3 attempts",
         },
         Storm {
             name: "truncated_json",
-            settings: faults(FaultMode::TruncatedJson),
+            settings: FaultSettings {
+                mode: FaultMode::TruncatedJson,
+                ..FaultSettings::default()
+            },
             signature: "malformed JSON",
         },
         Storm {
             name: "html_body",
-            settings: faults(FaultMode::HtmlBody),
+            settings: FaultSettings {
+                mode: FaultMode::HtmlBody,
+                ..FaultSettings::default()
+            },
             signature: "expected application/json, got text/html: Launchpad is offline for maintenance",
         },
         Storm {
             name: "wrong_content_type",
-            settings: faults(FaultMode::WrongContentType),
+            settings: FaultSettings {
+                mode: FaultMode::WrongContentType,
+                ..FaultSettings::default()
+            },
             signature: "expected application/json, got text/plain",
         },
         Storm {
             name: "foreign_next_link",
-            settings: faults(FaultMode::ForeignNextLink),
+            settings: FaultSettings {
+                mode: FaultMode::ForeignNextLink,
+                ..FaultSettings::default()
+            },
             signature: "leaves the configured api_root",
         },
     ]
@@ -206,13 +205,14 @@ fn storms() -> Vec<Storm> {
 /// storm ends, then imports everything.
 #[test]
 fn broken_answers_exit_69_record_nothing_and_import_after_the_storm() {
+    let _alone = run_alone();
     for storm in storms() {
         let (env, sim, names) = storm_env(3);
         tune(
             &env,
             &[("request_timeout = \"5s\"", "request_timeout = \"250ms\"")],
         );
-        sim.set_faults(storm.settings).unwrap();
+        set_faults(&sim.base_url(), &storm.settings);
 
         let out = env.import_one(&names[0]);
         assert_eq!(
@@ -258,7 +258,7 @@ fn broken_answers_exit_69_record_nothing_and_import_after_the_storm() {
         });
         assert_no_permanent_failure(&env);
         let during = served(&sim).0;
-        sim.set_faults(faults(FaultMode::Ok)).unwrap();
+        set_faults(&sim.base_url(), &FaultSettings::default());
         let out = driver.wait_with_output().unwrap();
         assert!(out.status.success(), "{}: {}", storm.name, dump(&out));
         assert_all_imported(&env, &names);

@@ -2,7 +2,7 @@
 //! `import-one`, `retry-failures`) over synthetic packages, with SIGKILLs of the driver or of
 //! a random `import-one` at moments drawn from a seeded generator, round after round; new
 //! versions are published between rounds so the imports keep having work. After a final
-//! kill and recovery it checks the invariants of issue 7:
+//! kill and recovery it checks these invariants:
 //!
 //! - every publication is imported exactly once: per package the remote's tags are exactly
 //!   one `import/<version>` per published version, every version has exactly one commit
@@ -21,11 +21,8 @@
 //!
 //! `PKGIMPORT_SWEEP_ROUNDS` (default 6) and `PKGIMPORT_SWEEP_SEED` (default 1) choose the
 //! length and the moments; `scripts/crash-sweep` runs the long one. A failing seed replays
-//! the same choices, though the moments a kill lands on depend on the machine's speed.
-
-#[path = "e2e/util.rs"]
-#[expect(dead_code, reason = "the sweep uses only part of the e2e helpers")]
-mod util;
+//! the same choices, though the moments a kill lands on depend on the machine's speed. The
+//! sweep runs alone, so that the other tests do not change those moments.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -37,7 +34,7 @@ use pkgimport_core::PackageName;
 use pkgimport_lp_sim::Publish;
 use pkgimport_queue::{Outcome, Store, Timestamp};
 
-use util::{TestEnv, dump};
+use crate::util::{TestEnv, dump};
 
 /// Synthetic packages; each starts with version 1.0 in its home series (sid or trixie).
 const PACKAGES: u32 = 8;
@@ -328,6 +325,7 @@ struct Kills {
 
 #[test]
 fn crash_sweep_keeps_every_invariant() {
+    let _alone = crate::util::run_alone();
     let rounds = env_number("PKGIMPORT_SWEEP_ROUNDS", 6);
     let seed = env_number("PKGIMPORT_SWEEP_SEED", 1);
     let mut rng = pkgimport_testkit::SplitMix64(seed);
@@ -467,7 +465,7 @@ fn crash_sweep_keeps_every_invariant() {
     );
 }
 
-/// The invariants of the issue, each failure one line (or paragraph) in `v`.
+/// The invariants of the module documentation, each failure one line (or paragraph) in `v`.
 fn check_invariants(env: &TestEnv, store: &mut Store, model: &Model, v: &mut Vec<String>) {
     if let Err(e) = store.integrity_check().unwrap() {
         v.push(format!("integrity_check: {e}"));

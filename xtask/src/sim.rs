@@ -3,8 +3,6 @@
 //! control endpoint. The process is killed when the [`Sim`] is dropped.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,20 +91,8 @@ impl Sim {
     /// POSTs a JSON `body` to the control endpoint `path` (`/_sim/...`); fails unless the
     /// answer is a 2xx. Returns the answer's body.
     pub(crate) fn control(&self, path: &str, body: &str) -> anyhow::Result<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        if !response.starts_with("HTTP/1.1 2") {
-            bail!("POST {path} {body}: {response}");
-        }
-        let (_, answer) = response.split_once("\r\n\r\n").unwrap_or_default();
-        Ok(answer.to_owned())
+        let base_url = format!("http://127.0.0.1:{}", self.port);
+        Ok(pkgimport_testkit::sim::control(&base_url, path, body)?)
     }
 
     /// The process id of lp-sim, to read its CPU time.

@@ -243,10 +243,10 @@ fn a_second_driver_is_refused() {
     assert!(out.status.success(), "{}", dump(&out));
 }
 
-both_backends!(issue_9_an_idle_driver_stops_at_once_on_sigterm);
+both_backends!(an_idle_driver_stops_at_once_on_sigterm);
 /// With nothing to do, the driver still notices SIGTERM within a poll interval or so: on
 /// PostgreSQL it blocks waiting for a NOTIFY while idle, which must not hide the signal.
-fn issue_9_an_idle_driver_stops_at_once_on_sigterm(env: &TestEnv) {
+fn an_idle_driver_stops_at_once_on_sigterm(env: &TestEnv) {
     let driver = env.spawn_driver(&[]);
     wait_for(20, "the driver's heartbeat", || {
         !env.ctl_json(&["status"])["driver"].is_null()

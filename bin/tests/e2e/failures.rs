@@ -1,22 +1,13 @@
-//! Failures that resolve themselves: the seed's Launchpad outage with the shared circuit
+//! Failures that resolve themselves: a Launchpad outage with the shared circuit
 //! breaker, retry-failures and its cooldowns, a poison package, and failure groups.
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use pkgimport_lp_sim::{FaultMode, FaultSettings};
+use pkgimport_lp_sim::FaultMode;
+use pkgimport_testkit::sim::set_fault_mode;
 
 use crate::util::*;
-
-fn faults(mode: FaultMode) -> FaultSettings {
-    FaultSettings {
-        mode,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    }
-}
 
 fn runs(env: &TestEnv) -> Vec<serde_json::Value> {
     env.ctl_json(&["runs", "--limit", "1000000"])
@@ -32,7 +23,7 @@ fn time_of(v: &serde_json::Value) -> DateTime<Utc> {
 }
 
 both_backends!(a_launchpad_outage_records_no_failure_and_resumes_at_once);
-/// The seed's outage, automated: Launchpad goes down in the middle of a run of 240 real
+/// A Launchpad outage: Launchpad goes down in the middle of a run of 240 real
 /// imports at concurrency 8, then comes back. Nothing may be recorded as failed, everything
 /// must be imported, the driver must stop hammering Launchpad while it is down, and it must
 /// resume as soon as Launchpad is back.
@@ -62,9 +53,9 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once(env: &TestEnv) {
     wait_for(120, "40 imports before the outage", || successes(env) >= 40);
 
     let down_at = Utc::now();
-    sim.set_faults(faults(FaultMode::Down)).unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::Down);
     std::thread::sleep(Duration::from_secs(3));
-    sim.set_faults(faults(FaultMode::Ok)).unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::Ok);
     let up_at = Utc::now();
     let up_instant = Instant::now();
 
@@ -94,7 +85,7 @@ fn a_launchpad_outage_records_no_failure_and_resumes_at_once(env: &TestEnv) {
     imported.dedup();
     assert_eq!(imported.len() as u64, PACKAGES);
 
-    // The breaker opened and closed again, with the seed's log lines.
+    // The breaker opened and closed again, with the log lines that announce each.
     assert!(
         log.contains("Launchpad is down (breaker open), pausing imports"),
         "{log}"

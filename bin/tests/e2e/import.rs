@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pkgimport_lp_sim::Publish;
+use pkgimport_testkit::sim::set_fault_mode;
 
 use crate::util::*;
 
@@ -634,24 +635,10 @@ fn a_file_shared_by_versions_is_downloaded_once() {
 both_backends!(launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing);
 fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing(env: &TestEnv) {
     let sim = env.start_sim();
-    sim.set_faults(pkgimport_lp_sim::FaultSettings {
-        mode: pkgimport_lp_sim::FaultMode::Down,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    })
-    .unwrap();
+    set_fault_mode(&sim.base_url(), &pkgimport_lp_sim::FaultMode::Down);
     let out = env.import_one("hello");
     assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
-    sim.set_faults(pkgimport_lp_sim::FaultSettings {
-        mode: pkgimport_lp_sim::FaultMode::Ok,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    })
-    .unwrap();
+    set_fault_mode(&sim.base_url(), &pkgimport_lp_sim::FaultMode::Ok);
 
     // A remote nobody answers: ssh to a closed port on this machine.
     env.config_sections(

@@ -5,6 +5,7 @@ use std::process::Output;
 
 use chrono::{Duration as ChronoDuration, Utc};
 use pkgimport_lp_sim::{FaultMode, FaultSettings, Publish};
+use pkgimport_testkit::sim::{set_fault_mode, set_faults};
 
 use crate::util::*;
 
@@ -203,14 +204,7 @@ fn a_late_backdated_publication_inside_the_skew_window_is_caught() {
 fn launchpad_down_exits_69_and_moves_nothing() {
     let env = TestEnv::new();
     let sim = env.start_sim();
-    sim.set_faults(FaultSettings {
-        mode: FaultMode::Down,
-        error_rate: None,
-        status: None,
-        retry_after: None,
-        delay_ms: None,
-    })
-    .unwrap();
+    set_fault_mode(&sim.base_url(), &FaultMode::Down);
     let start = std::time::Instant::now();
     let out = poll(&env, &["--initial", "all"]);
     assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
@@ -229,14 +223,16 @@ fn a_flaky_launchpad_still_gets_polled() {
     let env = TestEnv::new();
     let sim = env.start_sim();
     env.config_sections("", "");
-    sim.set_faults(FaultSettings {
-        mode: FaultMode::Flaky,
-        error_rate: Some(0.3),
-        status: Some(502),
-        retry_after: None,
-        delay_ms: None,
-    })
-    .unwrap();
+    set_faults(
+        &sim.base_url(),
+        &FaultSettings {
+            mode: FaultMode::Flaky,
+            error_rate: Some(0.3),
+            status: Some(502),
+            retry_after: None,
+            delay_ms: None,
+        },
+    );
     // Three attempts per request at 30% failure: raise the bound so the test is not flaky.
     let text = std::fs::read_to_string(env.root().join("config.toml"))
         .unwrap()

@@ -135,11 +135,9 @@ fn atomic_push_of_branches_and_tags_with_leases() {
     );
 }
 
-/// Crash between the push and the audit commit: the next run pushes again with the same,
-/// now old, expected values. git reports the refs up to date and succeeds.
-/// Regression test (issue 7, the crash sweep): a git killed with SIGKILL in the middle of a
-/// ref update leaves its `.lock` files, in the working repository and in a local remote.
-/// Every later update then failed, for good; `remove_stale_locks` clears them.
+/// A git killed with SIGKILL in the middle of a ref update (as the crash sweep does) leaves
+/// its `.lock` files, in the working repository and in a local remote. Left there, they
+/// would make every later update fail, for good; `remove_stale_locks` clears them.
 #[test]
 fn stale_lock_files_of_a_killed_git_are_removed() {
     let f = fixture();
@@ -187,6 +185,8 @@ fn stale_lock_files_of_a_killed_git_are_removed() {
     );
 }
 
+/// Crash between the push and the audit commit: the next run pushes again with the same,
+/// now old, expected values. git reports the refs up to date and succeeds.
 #[test]
 fn repeating_a_completed_push_with_the_old_leases_is_a_noop() {
     let f = fixture();

@@ -122,7 +122,7 @@ impl Env {
             ..FaultSettings::default()
         };
         f(&mut s);
-        self.sim.set_faults(s).unwrap();
+        pkgimport_testkit::sim::set_faults(&self.sim.base_url(), &s);
     }
 }
 

@@ -3,11 +3,8 @@
 //! of conflicting writes, calls from inside a tokio runtime, and database URLs.
 //!
 //! Tests that need a server run their PostgreSQL half only when `PKGIMPORT_TEST_PG_URL` is
-//! set (`scripts/pg-test-cluster start` prints one), each on a fresh database.
-#![expect(
-    clippy::disallowed_methods,
-    reason = "the tests create and drop their own databases"
-)]
+//! set (`scripts/pg-test-cluster start` prints one), each on a fresh database; under CI
+//! (`CI=true`) a missing server is a failure.
 
 mod common;
 
@@ -25,6 +22,11 @@ fn name(n: &str) -> PackageName {
     PackageName::parse(n).unwrap()
 }
 
+/// A plain client on the test's own database, for poking at it from outside the store.
+fn raw(db: &TestDb) -> postgres::Client {
+    pkgimport_testkit::pg::connect(db.url().unwrap())
+}
+
 fn end(disposition: Disposition) -> RunEnd {
     RunEnd {
         outcome: Outcome::Success,
@@ -32,11 +34,6 @@ fn end(disposition: Disposition) -> RunEnd {
         signal: None,
         disposition,
     }
-}
-
-/// A plain client on the test's own database, for poking at it from outside the store.
-fn raw(db: &TestDb) -> postgres::Client {
-    postgres::Client::connect(db.url().unwrap(), postgres::NoTls).unwrap()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! The test runs this same test binary eight more times as workers (selected by an
 //! environment variable), because what matters is separate processes with separate
 //! connections, as in production. `PKGIMPORT_TEST_STRESS_SECS` shortens or lengthens it
-//! (default 20 s per backend, as the foundation issue asks).
+//! (default 20 s per backend).
 
 mod common;
 

@@ -417,7 +417,7 @@ fn a_missing_source_or_an_unusable_target_is_named() {
 
 #[test]
 fn an_unknown_database_is_a_bad_target() {
-    let Some(admin) = common::admin_url() else {
+    let Some(admin) = pkgimport_testkit::pg::server_url() else {
         return common::skipped();
     };
     let source = tempfile::tempdir().unwrap();

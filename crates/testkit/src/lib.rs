@@ -1,6 +1,11 @@
 //! Helpers for tests across the workspace: building tarballs, including the malformed ones
 //! that `tar::Builder`'s safe API refuses to write, compressing them in every format the
-//! importer reads, and writing source packages whose `.dsc` carries real sizes and checksums.
+//! importer reads, and writing source packages whose `.dsc` carries real sizes and checksums;
+//! throwaway PostgreSQL databases ([`pg`]); and lp-sim's control endpoints, its injected
+//! faults among them ([`sim`]).
+
+pub mod pg;
+pub mod sim;
 
 use std::path::{Path, PathBuf};
 

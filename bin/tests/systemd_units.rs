@@ -18,6 +18,8 @@ use std::process::{Command, Output, Stdio};
 
 use pkgimport_core::Priority;
 
+use crate::util::side_by_side;
+
 /// The units the runbook documents: the driver, and one service and timer per periodic job.
 const UNITS: [&str; 9] = [
     "package-importer-driver.service",
@@ -182,6 +184,7 @@ fn the_unit_set_is_complete() {
 
 #[test]
 fn every_unit_passes_systemd_analyze_verify() {
+    let _side_by_side = side_by_side();
     let bindir = built_bindir();
     let dir = tempfile::tempdir().unwrap();
     for unit in UNITS {
@@ -351,6 +354,7 @@ fn install(destdir: &Path, prefix: Option<&str>) -> Output {
 
 #[test]
 fn install_into_a_destdir_gives_the_expected_tree_and_creates_no_user() {
+    let _side_by_side = side_by_side();
     let passwd_before = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let dest = tempfile::tempdir().unwrap();
     install(dest.path(), None);
@@ -400,6 +404,7 @@ fn install_into_a_destdir_gives_the_expected_tree_and_creates_no_user() {
 
 #[test]
 fn install_with_a_prefix_points_the_units_at_it() {
+    let _side_by_side = side_by_side();
     let dest = tempfile::tempdir().unwrap();
     install(dest.path(), Some("/opt/package-importer"));
     for b in INSTALLED_BINARIES {
@@ -430,6 +435,7 @@ fn install_with_a_prefix_points_the_units_at_it() {
 
 #[test]
 fn install_refuses_a_directory_without_the_binaries() {
+    let _side_by_side = side_by_side();
     let dest = tempfile::tempdir().unwrap();
     let empty = tempfile::tempdir().unwrap();
     let out = clean(root().join("scripts/install"))
@@ -482,6 +488,7 @@ fn rescan(state: &Path) -> Command {
 
 #[test]
 fn rescan_queues_names_from_a_file_stdin_or_every_imported_package_at_rescan_priority() {
+    let _side_by_side = side_by_side();
     let state = tempfile::tempdir().unwrap();
     let list = state.path().join("list");
     std::fs::write(

@@ -3,7 +3,7 @@
 //!
 //! A `TestEnv` runs on SQLite in its state directory ([`TestEnv::new`]) or, when
 //! `PKGIMPORT_TEST_PG_URL` names a PostgreSQL server, on a fresh database of its own there
-//! ([`TestEnv::new_pg`]), created with `psql` and dropped at the end. Every binary it runs
+//! ([`TestEnv::new_pg`]), created and dropped by `pkgimport_testkit::pg`. Every binary it runs
 //! and the config file it writes name that database, so the binaries and the tests see the
 //! same state, whichever the backend.
 //!
@@ -14,7 +14,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use pkgimport_testkit::pg::PgDatabase;
 
 pub(crate) const STAND_IN: &str = r#"#!/bin/sh
 pkg="$1"
@@ -36,6 +39,8 @@ pub(crate) struct TestEnv {
     /// The PostgreSQL database of this test, if it runs on PostgreSQL; shared by the
     /// environments that [`TestEnv::another_host`] makes.
     pg: Option<std::sync::Arc<PgDatabase>>,
+    /// The test's place beside the others (see [`run_alone`]).
+    _gate: Option<SideBySide>,
 }
 
 impl TestEnv {
@@ -45,7 +50,7 @@ impl TestEnv {
     }
 
     /// A test environment on a fresh PostgreSQL database, or `None` when
-    /// `PKGIMPORT_TEST_PG_URL` is not set.
+    /// `PKGIMPORT_TEST_PG_URL` is not set (outside CI; under CI that is a failure).
     pub(crate) fn new_pg() -> Option<TestEnv> {
         PgDatabase::create().map(|db| TestEnv::on_database(Some(std::sync::Arc::new(db))))
     }
@@ -80,6 +85,7 @@ impl TestEnv {
             lp_root: Default::default(),
             real_importer: Default::default(),
             pg,
+            _gate: side_by_side(),
         };
         std::fs::create_dir_all(env.root().join("behave")).unwrap();
         let script = env.root().join("import-stand-in");
@@ -471,104 +477,100 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The variable that names the PostgreSQL server of the PostgreSQL half of the tests: a URL
-/// whose user may create and drop databases (`scripts/pg-test-cluster start` prints one).
-pub(crate) const PG_URL_ENV: &str = "PKGIMPORT_TEST_PG_URL";
+pub(crate) use pkgimport_testkit::pg::skipped;
 
-/// A fresh database on the PostgreSQL test server, dropped (with any session still on it)
-/// when this is dropped. Created and dropped through `psql`, which comes with the server.
-pub(crate) struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
+/// The gate between the heavy tests, which run alone, and every other test, which runs side
+/// by side with the others: tests share this process, and a heavy test's timing must not
+/// depend on what else the machine's few cores are doing.
+///
+/// A test takes the gate side by side by making a [`TestEnv`] (or with [`side_by_side`]);
+/// a heavy test takes it alone with [`run_alone`], before it makes any. Nothing waits while
+/// holding the gate side by side, so a heavy test waits at most until the tests running
+/// then have finished.
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
 }
 
-impl PgDatabase {
-    /// Creates a database, or returns `None` when `PKGIMPORT_TEST_PG_URL` is not set.
-    pub(crate) fn create() -> Option<PgDatabase> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        #[expect(clippy::disallowed_methods, reason = "test configuration")]
-        let admin_url = std::env::var(PG_URL_ENV).ok().filter(|u| !u.is_empty())?;
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "t_{}_{nanos}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        let url = url_with_database(&admin_url, &name);
-        Some(PgDatabase {
-            admin_url,
-            name,
-            url,
-        })
-    }
+#[derive(Default)]
+struct GateState {
+    /// Tests holding it side by side.
+    side_by_side: usize,
+    /// A heavy test holds it alone.
+    alone: bool,
+}
 
-    pub(crate) fn url(&self) -> &str {
-        &self.url
+static GATE: Gate = Gate {
+    state: Mutex::new(GateState {
+        side_by_side: 0,
+        alone: false,
+    }),
+    changed: Condvar::new(),
+};
+
+thread_local! {
+    /// Whether this thread's test holds the gate alone: its environments take nothing more.
+    static ALONE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Gate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        // A test that panicked while holding the lock left the counts right: they change
+        // only in the guards' constructors and destructors, which do not panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl Drop for PgDatabase {
+/// The gate held side by side, until this is dropped.
+pub(crate) struct SideBySide(());
+
+/// Takes the gate side by side: waits while a heavy test runs. Needless (and harmless) in a
+/// test that makes a [`TestEnv`].
+pub(crate) fn side_by_side() -> Option<SideBySide> {
+    if ALONE_HERE.get() {
+        return None;
+    }
+    let mut state = GATE.lock();
+    while state.alone {
+        state = GATE
+            .changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    state.side_by_side += 1;
+    Some(SideBySide(()))
+}
+
+impl Drop for SideBySide {
     fn drop(&mut self) {
-        // WITH (FORCE) ends the sessions that a failed test's processes left open. Never
-        // panic here: the test's own failure is the message worth reading.
-        let _ = Command::new("psql")
-            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
+        GATE.lock().side_by_side -= 1;
+        GATE.changed.notify_all();
     }
 }
 
-/// Runs one statement through `psql` and returns its output: a line per row, fields
-/// separated by tabs, NULL as an empty field.
-pub(crate) fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-F",
-            "\t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("running psql, which {PG_URL_ENV} needs: {e}"));
-    assert!(out.status.success(), "psql {sql:?}: {}", dump(&out));
-    String::from_utf8(out.stdout).unwrap()
+/// The gate held alone, until this is dropped; it must be dropped on the thread that took
+/// it.
+pub(crate) struct Alone(std::marker::PhantomData<*const ()>);
+
+/// Takes the gate alone: waits until no other test runs, and keeps the others waiting
+/// until the returned guard is dropped. For the heavy tests, first thing.
+pub(crate) fn run_alone() -> Alone {
+    let mut state = GATE.lock();
+    while state.alone || state.side_by_side > 0 {
+        state = GATE
+            .changed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    state.alone = true;
+    ALONE_HERE.set(true);
+    Alone(std::marker::PhantomData)
 }
 
-/// `url` with its database name replaced by `name`.
-fn url_with_database(url: &str, name: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let query = tail
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
-    format!("{scheme}://{authority}/{name}{query}")
-}
-
-/// Says that the PostgreSQL half of a test was skipped, in one line.
-pub(crate) fn skipped() {
-    #[expect(
-        clippy::print_stderr,
-        reason = "the one line that says what did not run"
-    )]
-    {
-        eprintln!("postgresql half skipped: {PG_URL_ENV} is not set");
+impl Drop for Alone {
+    fn drop(&mut self) {
+        ALONE_HERE.set(false);
+        GATE.lock().alone = false;
+        GATE.changed.notify_all();
     }
 }
