@@ -30,7 +30,7 @@ mod run;
 pub use commit::{CommitSpec, Entry, Mode, Signature, TzOffset};
 pub use error::Error;
 pub use oid::Oid;
-pub use pack::PackWriter;
+pub use pack::{PackWriter, Written};
 pub use refname::{check_ref_name, tag_ref};
 pub use remote::{
     PushReport, RefPushStatus, RefUpdate, RemoteRefs, ensure_local_bare_remote, ls_remote,

@@ -80,6 +80,13 @@ struct Packed {
 /// A blob's id, and its packed bytes when the session must write it.
 type HashedBlob = (Oid, Option<Vec<u8>>);
 
+/// The ids of a commit written by [`PackWriter::commit_with_tree`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub commit: Oid,
+    pub tree: Oid,
+}
+
 /// One session of commits written into one new pack; see the module documentation.
 pub struct PackWriter {
     repo: GitDir,
@@ -128,19 +135,16 @@ impl PackWriter {
         spec: &CommitSpec<'_>,
         entries: impl IntoIterator<Item = Entry<'e>>,
     ) -> Result<Oid, Error> {
-        spec.author.check()?;
-        spec.committer.check()?;
-        if let Some(name) = spec.update_ref {
-            check_ref_name(name)?;
-        }
-        for parent in spec.parents {
-            if !self.has(parent) {
-                return Err(Error::invalid(
-                    "parent commit (not in the repository)",
-                    parent.to_hex(),
-                ));
-            }
-        }
+        Ok(self.commit_with_tree(spec, entries)?.commit)
+    }
+
+    /// [`PackWriter::commit`], returning the tree's id as well as the commit's.
+    pub fn commit_with_tree<'e>(
+        &mut self,
+        spec: &CommitSpec<'_>,
+        entries: impl IntoIterator<Item = Entry<'e>>,
+    ) -> Result<Written, Error> {
+        self.check_spec(spec)?;
         let entries: Vec<Entry<'e>> = entries.into_iter().collect();
         for entry in &entries {
             check_path(entry.path)?;
@@ -156,7 +160,47 @@ impl PackWriter {
             }
         }
         let tree = self.write_tree(&root)?;
+        let commit = self.write_commit(spec, tree)?;
+        log::debug!("wrote commit {commit} with {} entries", entries.len());
+        Ok(Written { commit, tree })
+    }
 
+    /// Write one commit of a tree the repository (or this session) has already, such as the
+    /// tree of an earlier commit, and return its id.
+    pub fn commit_on_tree(&mut self, spec: &CommitSpec<'_>, tree: Oid) -> Result<Oid, Error> {
+        self.check_spec(spec)?;
+        if !self.has(&tree) {
+            return Err(Error::invalid(
+                "tree (not in the repository)",
+                tree.to_hex(),
+            ));
+        }
+        let commit = self.write_commit(spec, tree)?;
+        log::debug!("wrote commit {commit} on tree {tree}");
+        Ok(commit)
+    }
+
+    /// Refuses a commit whose identities or ref name git would refuse, or whose parents are
+    /// missing, before anything of it is written.
+    fn check_spec(&self, spec: &CommitSpec<'_>) -> Result<(), Error> {
+        spec.author.check()?;
+        spec.committer.check()?;
+        if let Some(name) = spec.update_ref {
+            check_ref_name(name)?;
+        }
+        for parent in spec.parents {
+            if !self.has(parent) {
+                return Err(Error::invalid(
+                    "parent commit (not in the repository)",
+                    parent.to_hex(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the commit object of `spec` on `tree`.
+    fn write_commit(&mut self, spec: &CommitSpec<'_>, tree: Oid) -> Result<Oid, Error> {
         let mut body = Vec::with_capacity(256 + spec.message.len());
         let io = |e| Error::io("building a commit", e);
         writeln!(body, "tree {tree}").map_err(io)?;
@@ -173,7 +217,6 @@ impl PackWriter {
         if let Some(name) = spec.update_ref {
             self.refs.insert(name.to_owned(), oid);
         }
-        log::debug!("wrote commit {oid} with {} entries", entries.len());
         Ok(oid)
     }
 
@@ -699,80 +742,4 @@ fn index_bytes(objects: &HashMap<Oid, Packed>, pack_checksum: &[u8; 20]) -> Vec<
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn object_ids_are_gits() {
-        // `printf 'hello\n' | git hash-object --stdin`, and git's empty tree.
-        assert_eq!(
-            object_id(Kind::Blob, b"hello\n").unwrap().to_hex(),
-            "ce013625030ba8dba906f756967f9e9ca394464a"
-        );
-        assert_eq!(
-            object_id(Kind::Tree, b"").unwrap().to_hex(),
-            "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-        );
-    }
-
-    #[test]
-    fn pack_headers_carry_type_and_size() {
-        // Size 15 fits the first byte; 16 needs a second; 1000 = 0b1111101000.
-        assert_eq!(pack_object(Kind::Blob, &[0; 15])[0], 0x3f);
-        assert_eq!(&pack_object(Kind::Blob, &[0; 16])[..2], &[0xb0, 0x01]);
-        assert_eq!(&pack_object(Kind::Commit, &[0; 1000])[..2], &[0x98, 0x3e]);
-    }
-
-    #[test]
-    fn par_map_keeps_order_and_covers_everything() {
-        let items: Vec<usize> = (0..1000).collect();
-        for threads in [1, 2, 3, 8] {
-            let out = par_map(&items, threads, |_| 1024, |i| i * 2);
-            assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
-        }
-        // One huge item and many small ones.
-        let weights: Vec<usize> = std::iter::once(1 << 30)
-            .chain(std::iter::repeat_n(1, 9))
-            .collect();
-        assert_eq!(par_map(&weights, 2, |w| *w, |w| *w), weights);
-    }
-
-    #[test]
-    fn offsets_past_2_gib_go_to_the_large_offset_table() {
-        let small = Oid::from_bytes([1; 20]);
-        let large = Oid::from_bytes([2; 20]);
-        let objects = HashMap::from([
-            (small, Packed { offset: 12, crc: 7 }),
-            (
-                large,
-                Packed {
-                    offset: 5 << 30,
-                    crc: 9,
-                },
-            ),
-        ]);
-        let idx = index_bytes(&objects, &[0xaa; 20]);
-        let parsed = PackIndex::parse(idx.clone()).unwrap();
-        assert!(parsed.contains(&small) && parsed.contains(&large));
-        assert!(!parsed.contains(&Oid::from_bytes([3; 20])));
-        // Names, then CRCs, then 4-byte offsets, then the 8-byte table.
-        let crcs = IDX_NAMES + 2 * 20;
-        let offsets = crcs + 2 * 4;
-        assert_eq!(&idx[crcs..offsets], &[0, 0, 0, 7, 0, 0, 0, 9]);
-        assert_eq!(&idx[offsets..offsets + 8], &[0, 0, 0, 12, 0x80, 0, 0, 0]);
-        assert_eq!(&idx[offsets + 8..offsets + 16], &(5u64 << 30).to_be_bytes());
-        assert_eq!(&idx[offsets + 16..offsets + 36], &[0xaa; 20]);
-        assert_eq!(idx.len(), offsets + 16 + 40);
-    }
-
-    #[test]
-    fn clashing_paths_are_refused() {
-        let oid = object_id(Kind::Blob, b"").unwrap();
-        let mut dir = Dir::default();
-        dir.insert("a/b", Mode::File, oid).unwrap();
-        assert!(dir.insert("a", Mode::File, oid).is_err());
-        assert!(dir.insert("a/b", Mode::File, oid).is_err());
-        assert!(dir.insert("a/b/c", Mode::File, oid).is_err());
-        dir.insert("a/c", Mode::Executable, oid).unwrap();
-    }
-}
+mod tests;

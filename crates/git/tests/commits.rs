@@ -620,3 +620,53 @@ fn repacking_puts_every_object_into_one_pack() {
     assert_eq!(again, last);
     assert_eq!(dir.pack_count().unwrap(), 1);
 }
+
+#[test]
+fn a_commit_on_an_existing_tree_has_that_tree_and_both_parents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let (first, second) = import_twice(&dir);
+    let (author, committer) = (author(), committer());
+    let spec = CommitSpec {
+        author: &author,
+        committer: &committer,
+        message: b"Publish\n",
+        parents: &[second, first],
+        update_ref: None,
+    };
+    // The tree comes from an earlier session: the writer finds it in the repository.
+    let first_tree = dir.tree_of(first).unwrap();
+    let mut session = PackWriter::start(&dir).unwrap();
+    let publish = session.commit_on_tree(&spec, first_tree).unwrap();
+    // A tree nobody wrote is refused before anything is written.
+    let unknown = Oid::from_hex("1111111111111111111111111111111111111111").unwrap();
+    assert!(matches!(
+        session.commit_on_tree(&spec, unknown),
+        Err(Error::InvalidInput { .. })
+    ));
+    session.finish().unwrap();
+    assert_eq!(
+        dir.cat_commit(publish).unwrap(),
+        format!(
+            "tree {first_tree}\nparent {second}\nparent {first}\n\
+             author Jane Maintainer <jane@example.org> 1700000000 +0100\n\
+             committer package-importer <importer@example.org> 1700000000 -0530\n\nPublish\n"
+        )
+        .into_bytes()
+    );
+    // commit_with_tree reports the tree git computes.
+    let t = tree();
+    let mut session = PackWriter::start(&dir).unwrap();
+    let written = session
+        .commit_with_tree(
+            &CommitSpec {
+                parents: &[],
+                ..spec
+            },
+            entries(&t),
+        )
+        .unwrap();
+    session.finish().unwrap();
+    assert_eq!(dir.tree_of(written.commit).unwrap(), written.tree);
+    assert_eq!(written.tree, first_tree);
+}

@@ -35,6 +35,26 @@ pub struct PublicationRow {
     pub date_created: String,
 }
 
+/// What the importer knows of a version's commit besides its id: its first parent (the
+/// changelog parent) and its tree. Both are facts of the commit object, kept in the audit so
+/// that a run can tell whether one version descends from another, and write a publish
+/// commit with a version's tree, without asking git. `None` where the audit predates them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VersionFacts {
+    /// The commit's first parent; `None` for a root commit, or when unknown (see
+    /// [`VersionFacts::known`]).
+    pub parent: Option<String>,
+    /// The commit's tree, when known.
+    pub tree: Option<String>,
+}
+
+impl VersionFacts {
+    /// Whether the facts were recorded (the tree is always recorded with the parent).
+    pub fn known(&self) -> bool {
+        self.tree.is_some()
+    }
+}
+
 /// Everything one import run wants to publish.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StagedAudit {
@@ -42,6 +62,10 @@ pub struct StagedAudit {
     /// version → commit id
     pub versions: BTreeMap<String, String>,
     pub publications: Vec<PublicationRow>,
+    /// ref → the version whose tree the ref's new commit holds, where there is one.
+    pub ref_versions: BTreeMap<String, String>,
+    /// version → its commit's parent and tree, for the versions in `versions`.
+    pub version_facts: BTreeMap<String, VersionFacts>,
 }
 
 /// The audit of one package as stored.
@@ -54,6 +78,10 @@ pub struct AuditView {
     pub versions: BTreeMap<String, String>,
     pub publications: Vec<PublicationRow>,
     pub staged: StagedAudit,
+    /// ref → the version whose tree the ref's commit holds, where the audit records one.
+    pub ref_versions: BTreeMap<String, String>,
+    /// version → its commit's parent and tree, where the audit records them.
+    pub version_facts: BTreeMap<String, VersionFacts>,
 }
 
 impl Store {
@@ -69,6 +97,12 @@ impl Store {
                 p,
             )?;
             let published = publications(tx, "audit_publications", p)?;
+            let ref_versions = pairs(
+                tx,
+                "SELECT ref, version FROM audit_refs WHERE package = $1 AND version IS NOT NULL",
+                p,
+            )?;
+            let version_facts = facts(tx, "audit_versions", p)?;
             let staged_refs = tx
                 .query(
                     "SELECT ref, old_oid, new_oid FROM staged_refs WHERE package = $1 ORDER BY ref",
@@ -91,6 +125,12 @@ impl Store {
                     p,
                 )?,
                 publications: publications(tx, "staged_publications", p)?,
+                ref_versions: pairs(
+                    tx,
+                    "SELECT ref, version FROM staged_refs WHERE package = $1 AND version IS NOT NULL",
+                    p,
+                )?,
+                version_facts: facts(tx, "staged_versions", p)?,
             };
             Ok(AuditView {
                 phase: phase.map_err(SqlError::Invalid)?,
@@ -98,6 +138,8 @@ impl Store {
                 versions,
                 publications: published,
                 staged,
+                ref_versions,
+                version_facts,
             })
         })
     }
@@ -107,15 +149,18 @@ impl Store {
         let p = package.as_str();
         self.audit_step(package, Event::Stage, "staging the audit", |tx| {
             for r in &staged.refs {
+                let version = staged.ref_versions.get(&r.name).map(String::as_str);
                 tx.execute(
-                    "INSERT INTO staged_refs (package, ref, old_oid, new_oid) VALUES ($1, $2, $3, $4)",
-                    params![p, r.name.as_str(), r.old.as_deref(), r.new.as_str()],
+                    "INSERT INTO staged_refs (package, ref, old_oid, new_oid, version) VALUES ($1, $2, $3, $4, $5)",
+                    params![p, r.name.as_str(), r.old.as_deref(), r.new.as_str(), version],
                 )?;
             }
             for (v, c) in &staged.versions {
+                let facts = staged.version_facts.get(v).cloned().unwrap_or_default();
                 tx.execute(
-                    "INSERT INTO staged_versions (package, version, commit_oid) VALUES ($1, $2, $3)",
-                    params![p, v, c],
+                    "INSERT INTO staged_versions (package, version, commit_oid, parent_oid, tree_oid)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    params![p, v, c, facts.parent.as_deref(), facts.tree.as_deref()],
                 )?;
             }
             for pubn in &staged.publications {
@@ -177,15 +222,18 @@ impl Store {
         let now = Timestamp::now();
         self.audit_step(package, Event::CommitAudit, "committing the audit", |tx| {
             tx.execute(
-                "INSERT INTO audit_refs (package, ref, oid, updated_at)
-                 SELECT package, ref, new_oid, $2 FROM staged_refs WHERE package = $1
-                 ON CONFLICT (package, ref) DO UPDATE SET oid = excluded.oid, updated_at = excluded.updated_at",
+                "INSERT INTO audit_refs (package, ref, oid, updated_at, version)
+                 SELECT package, ref, new_oid, $2, version FROM staged_refs WHERE package = $1
+                 ON CONFLICT (package, ref) DO UPDATE SET oid = excluded.oid,
+                     updated_at = excluded.updated_at, version = excluded.version",
                 params![p, now.0],
             )?;
             tx.execute(
-                "INSERT INTO audit_versions (package, version, commit_oid)
-                 SELECT package, version, commit_oid FROM staged_versions WHERE package = $1
-                 ON CONFLICT (package, version) DO UPDATE SET commit_oid = excluded.commit_oid",
+                "INSERT INTO audit_versions (package, version, commit_oid, parent_oid, tree_oid)
+                 SELECT package, version, commit_oid, parent_oid, tree_oid FROM staged_versions
+                 WHERE package = $1
+                 ON CONFLICT (package, version) DO UPDATE SET commit_oid = excluded.commit_oid,
+                     parent_oid = excluded.parent_oid, tree_oid = excluded.tree_oid",
                 params![p],
             )?;
             tx.execute(
@@ -232,6 +280,8 @@ impl Store {
                 )));
             }
             tx.execute("DELETE FROM audit_refs WHERE package = $1", params![p])?;
+            // Which version each adopted commit holds is not known: the ref's version stays
+            // NULL, and the next import treats the ref as holding an unknown tree.
             for (name, oid) in refs {
                 tx.execute(
                     "INSERT INTO audit_refs (package, ref, oid, updated_at) VALUES ($1, $2, $3, $4)",
@@ -240,6 +290,31 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Records the parent and tree of committed versions whose audit rows lack them (rows
+    /// from before the audit kept them). They are facts of immutable commit objects, read
+    /// from the work repository, so this is allowed in any phase.
+    pub fn audit_fill_version_facts(
+        &mut self,
+        package: &PackageName,
+        facts: &BTreeMap<String, VersionFacts>,
+    ) -> Result<()> {
+        let p = package.as_str();
+        self.transact(
+            TxKind::Write,
+            "recording the versions' parents and trees",
+            |tx| {
+                for (version, f) in facts {
+                    tx.execute(
+                        "UPDATE audit_versions SET parent_oid = $3, tree_oid = $4
+                     WHERE package = $1 AND version = $2 AND tree_oid IS NULL",
+                        params![p, version, f.parent.as_deref(), f.tree.as_deref()],
+                    )?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Packages that have anything in the audit, for `verify --all`.
@@ -383,6 +458,31 @@ fn pairs(tx: &mut dyn Tx, sql: &str, p: &str) -> Result<BTreeMap<String, String>
         .iter()
         .map(|r| Ok((r.get(0)?, r.get(1)?)))
         .collect()
+}
+
+fn facts(
+    tx: &mut dyn Tx,
+    table: &str,
+    p: &str,
+) -> Result<BTreeMap<String, VersionFacts>, SqlError> {
+    tx.query(
+        &format!(
+            "SELECT version, parent_oid, tree_oid FROM {table}
+             WHERE package = $1 AND tree_oid IS NOT NULL"
+        ),
+        params![p],
+    )?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.get(0)?,
+            VersionFacts {
+                parent: r.get(1)?,
+                tree: r.get(2)?,
+            },
+        ))
+    })
+    .collect()
 }
 
 fn publications(tx: &mut dyn Tx, table: &str, p: &str) -> Result<Vec<PublicationRow>, SqlError> {

@@ -25,6 +25,7 @@ pub mod lock;
 mod model;
 pub mod monitor;
 mod schema;
+pub mod series;
 mod sql;
 mod store;
 

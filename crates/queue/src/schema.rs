@@ -211,6 +211,24 @@ pub(crate) const SQLITE_MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT '';
     ALTER TABLE runs ADD COLUMN lease_until INTEGER;  -- ms; NULL: no lease (one driver)
     "#,
+    // 6: Debian and Ubuntu in one history: each version's first parent and tree, the version
+    // each ref holds, and the series of each distribution with Launchpad's status.
+    r#"
+    ALTER TABLE audit_versions ADD COLUMN parent_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN tree_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN parent_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN tree_oid TEXT;
+    ALTER TABLE audit_refs ADD COLUMN version TEXT;
+    ALTER TABLE staged_refs ADD COLUMN version TEXT;
+    CREATE TABLE series (
+        distro     TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        status     TEXT    NOT NULL,  -- Launchpad's title: Active Development, Obsolete, ...
+        position   INTEGER NOT NULL,  -- 0 for the oldest
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (distro, name)
+    );
+    "#,
 ];
 
 /// The same schema for PostgreSQL, migration for migration.
@@ -395,6 +413,23 @@ pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN driver TEXT NOT NULL DEFAULT '';
     ALTER TABLE runs ADD COLUMN lease_until BIGINT;
+    "#,
+    // 6: Debian and Ubuntu in one history.
+    r#"
+    ALTER TABLE audit_versions ADD COLUMN parent_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN tree_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN parent_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN tree_oid TEXT;
+    ALTER TABLE audit_refs ADD COLUMN version TEXT;
+    ALTER TABLE staged_refs ADD COLUMN version TEXT;
+    CREATE TABLE series (
+        distro     TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        status     TEXT    NOT NULL,
+        position   BIGINT  NOT NULL,
+        updated_at BIGINT  NOT NULL,
+        PRIMARY KEY (distro, name)
+    );
     "#,
 ];
 

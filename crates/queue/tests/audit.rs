@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use common::{TestDb, each_backend};
 use pkgimport_audit::Phase;
 use pkgimport_core::PackageName;
-use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
+use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef, VersionFacts};
 
 fn staged(new: &str, old: Option<&str>) -> StagedAudit {
     StagedAudit {
@@ -25,6 +25,17 @@ fn staged(new: &str, old: Option<&str>) -> StagedAudit {
             version: "2.10-3".into(),
             date_created: "2024-01-01T00:00:00+00:00".into(),
         }],
+        ref_versions: BTreeMap::from([(
+            "refs/heads/importer/debian/sid".to_owned(),
+            "2.10-3".to_owned(),
+        )]),
+        version_facts: BTreeMap::from([(
+            "2.10-3".to_owned(),
+            VersionFacts {
+                parent: Some("ppp".into()),
+                tree: Some("ttt".into()),
+            },
+        )]),
     }
 }
 
@@ -69,6 +80,10 @@ fn three_phases_on(db: &TestDb) {
     assert_eq!(a.versions["2.10-3"], "aaa");
     assert_eq!(a.publications.len(), 1);
     assert!(a.staged.refs.is_empty());
+    // What each ref holds, and each version's parent and tree, commit with the rest.
+    assert_eq!(a.ref_versions["refs/heads/importer/debian/sid"], "2.10-3");
+    assert_eq!(a.version_facts["2.10-3"].parent.as_deref(), Some("ppp"));
+    assert_eq!(a.version_facts["2.10-3"].tree.as_deref(), Some("ttt"));
 
     s.audit_unmark(&p).unwrap();
     assert_eq!(s.audit(&p).unwrap().phase, Phase::Idle);
@@ -84,6 +99,78 @@ fn three_phases_on(db: &TestDb) {
         "ccc"
     );
     assert_eq!(s.audited_packages().unwrap(), ["hello"]);
+
+    // Versions audited before parents and trees were kept get them filled in, once; facts
+    // already recorded are never overwritten.
+    let q = PackageName::parse("world").unwrap();
+    let mut old = staged("ddd", None);
+    old.version_facts.clear();
+    old.ref_versions.clear();
+    s.audit_stage(&q, &old).unwrap();
+    s.audit_mark(&q, None).unwrap();
+    s.audit_commit(&q).unwrap();
+    s.audit_unmark(&q).unwrap();
+    let a = s.audit(&q).unwrap();
+    assert!(a.version_facts.is_empty() && a.ref_versions.is_empty());
+    let facts = |parent: Option<&str>, tree: &str| {
+        BTreeMap::from([(
+            "2.10-3".to_owned(),
+            VersionFacts {
+                parent: parent.map(str::to_owned),
+                tree: Some(tree.to_owned()),
+            },
+        )])
+    };
+    s.audit_fill_version_facts(&q, &facts(None, "t1")).unwrap();
+    s.audit_fill_version_facts(&q, &facts(Some("p2"), "t2"))
+        .unwrap();
+    assert_eq!(s.audit(&q).unwrap().version_facts, facts(None, "t1"));
+}
+
+#[test]
+fn series_are_replaced_whole_and_read_oldest_first() {
+    each_backend(series_on);
+}
+
+fn series_on(db: &TestDb) {
+    use pkgimport_queue::series::SeriesRow;
+    let mut s = db.store();
+    let row = |name: &str, status: &str| SeriesRow {
+        name: name.into(),
+        status: status.into(),
+    };
+    assert!(s.series("ubuntu").unwrap().is_empty());
+    s.set_series(
+        "ubuntu",
+        &[
+            row("noble", "Supported"),
+            row("resolute", "Active Development"),
+        ],
+    )
+    .unwrap();
+    s.set_series("debian", &[row("sid", "Active Development")])
+        .unwrap();
+    s.set_series(
+        "ubuntu",
+        &[
+            row("noble", "Supported"),
+            row("resolute", "Current Stable Release"),
+            row("stonking", "Active Development"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        s.series("ubuntu").unwrap(),
+        [
+            row("noble", "Supported"),
+            row("resolute", "Current Stable Release"),
+            row("stonking", "Active Development"),
+        ]
+    );
+    assert_eq!(
+        s.series("debian").unwrap(),
+        [row("sid", "Active Development")]
+    );
 }
 
 #[test]

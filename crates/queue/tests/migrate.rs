@@ -19,7 +19,7 @@ use common::TestDb;
 use pkgimport_audit::Phase;
 use pkgimport_core::breaker::{BreakerSettings, BreakerState, Outcome as Upstream};
 use pkgimport_core::{PackageName, Priority};
-use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
+use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef, VersionFacts};
 use pkgimport_queue::copy_to_postgres::{
     self as migrate, CopyError as MigrateError, CopySummary as MigrateSummary,
 };
@@ -62,6 +62,17 @@ fn staged(version: &str, commit: &str, old: Option<&str>) -> StagedAudit {
             version: version.into(),
             date_created: "2024-05-01T10:00:00.123456+00:00".into(),
         }],
+        ref_versions: BTreeMap::from([(
+            "refs/heads/importer/debian/sid".to_owned(),
+            version.to_owned(),
+        )]),
+        version_facts: BTreeMap::from([(
+            version.to_owned(),
+            VersionFacts {
+                parent: None,
+                tree: Some(commit.to_owned()),
+            },
+        )]),
     }
 }
 
@@ -183,6 +194,20 @@ fn populate(state_dir: &std::path::Path, seen_rows: u64) {
         .map(|i| seen(&format!("pkg{i}"), i))
         .collect();
     s.record_seen(&rows, |_, _| true).unwrap();
+    s.set_series(
+        "ubuntu",
+        &[
+            pkgimport_queue::series::SeriesRow {
+                name: "noble".into(),
+                status: "Supported".into(),
+            },
+            pkgimport_queue::series::SeriesRow {
+                name: "resolute".into(),
+                status: "Active Development".into(),
+            },
+        ],
+    )
+    .unwrap();
 }
 
 /// Everything the `Store` API shows of a state, as text, for comparing two backends.
@@ -231,6 +256,7 @@ fn view(s: &mut Store) -> Vec<(String, String)> {
     put("counters", format!("{:?}", s.counters().unwrap()));
     put("snapshots", format!("{:?}", s.snapshots(10).unwrap()));
     put("seen", format!("{:?}", s.seen("pkg0").unwrap()));
+    put("series", format!("{:?}", s.series("ubuntu").unwrap()));
     out
 }
 

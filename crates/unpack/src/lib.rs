@@ -38,6 +38,6 @@ pub use dep14::{mangle_version, unmangle_version};
 pub use dsc::{Dsc, DscFile, SourceFormat};
 pub use error::{Error, LimitKind, UnsafeReason};
 pub use limits::Limits;
-pub use source::{unpack, unpack_dsc_file};
+pub use source::{read_changelog, unpack, unpack_dsc_file};
 pub use tarball::{Compression, unpack_tarball};
 pub use tree::{Node, SourceTree, sanitize_member_name};

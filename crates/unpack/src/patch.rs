@@ -59,6 +59,37 @@ pub(crate) fn apply_diff(
     Ok(patched)
 }
 
+/// The content of `path` when `diff` creates it from nothing (`--- /dev/null`, or hunks
+/// that all start from an empty old side), as applying the diff to a tree without `path`
+/// would leave it. `None` when the diff does not create `path` that way: then only the
+/// whole unpack tells what the file holds.
+pub(crate) fn created_file(
+    diff: &[u8],
+    diff_name: &str,
+    path: &str,
+) -> Result<Option<Vec<u8>>, Error> {
+    for file_patch in parse(diff, diff_name)? {
+        let target = file_patch.new.as_deref().or(file_patch.old.as_deref());
+        let creates = file_patch
+            .hunks
+            .iter()
+            .all(|h| h.old.is_empty() && h.old_start == 0);
+        if target != Some(path) || file_patch.new_is_dev_null {
+            continue;
+        }
+        if !creates {
+            return Ok(None);
+        }
+        let mut tree = SourceTree::new();
+        apply_file_patch(&mut tree, &file_patch, diff_name)?;
+        return Ok(match tree.get(path) {
+            Some(Node::File { data, .. }) => Some(data.clone()),
+            _ => None,
+        });
+    }
+    Ok(None)
+}
+
 fn patch_error(diff: &str, line: usize, message: impl Into<String>) -> Error {
     Error::Patch {
         diff: diff.to_owned(),

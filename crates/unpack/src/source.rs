@@ -61,6 +61,53 @@ pub fn unpack_dsc_file(dsc_path: &Path, limits: &Limits) -> Result<(Dsc, SourceT
     Ok((dsc, tree))
 }
 
+/// The `debian/changelog` of the source package whose `.dsc` is `dsc_path`, read without
+/// unpacking the whole package where the format allows: from the debian tarball of a
+/// `3.0 (quilt)` package, from the `.diff.gz` of a `1.0` package when the diff creates the
+/// file (its orig tarball has no `debian/`), and otherwise from the unpacked tree. The
+/// files are verified against the `.dsc` first, as for [`unpack`]. `None` when the package
+/// has no changelog.
+///
+/// The importer reads the changelogs of the versions it is about to build first, to build
+/// every version after the versions its changelog names.
+pub fn read_changelog(dsc_path: &Path, limits: &Limits) -> Result<Option<Vec<u8>>, Error> {
+    let dsc = Dsc::from_file(dsc_path)?;
+    let dir = match dsc_path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    dsc.verify_files(dir)?;
+    let budget = Budget::new(*limits);
+    let reader = ArchiveReader {
+        dir,
+        budget: &budget,
+    };
+    let file = |tree: &SourceTree| match tree.get("debian/changelog") {
+        Some(Node::File { data, .. }) => Some(data.clone()),
+        _ => None,
+    };
+    match dsc.format {
+        SourceFormat::V3Quilt => {
+            let files = quilt_files(&dsc)?;
+            let raw = reader.tarball(files.debian, false)?;
+            Ok(file(&raw.tree))
+        }
+        SourceFormat::V1 => {
+            let diff_name = format!("{}.diff.gz", dsc.basename_with_revision());
+            if dsc.files.iter().any(|f| f.name == diff_name) {
+                let data = reader.decompressed(&diff_name)?;
+                if let Some(created) =
+                    crate::patch::created_file(&data, &diff_name, "debian/changelog")?
+                {
+                    return Ok(Some(created));
+                }
+            }
+            Ok(file(&unpack(&dsc, dir, limits)?))
+        }
+        SourceFormat::V3Native => Ok(file(&unpack_native(&reader, &native_tarball(&dsc)?)?)),
+    }
+}
+
 /// Opens listed files from the package directory and reads them against one budget.
 struct ArchiveReader<'a> {
     dir: &'a Path,
@@ -171,7 +218,15 @@ fn unpack_v1(dsc: &Dsc, reader: &ArchiveReader<'_>) -> Result<SourceTree, Error>
     Ok(tree)
 }
 
-fn unpack_quilt(dsc: &Dsc, reader: &ArchiveReader<'_>) -> Result<SourceTree, Error> {
+/// The files of a `3.0 (quilt)` package, by role, checked as dpkg checks them.
+struct QuiltFiles<'d> {
+    orig: &'d str,
+    debian: &'d str,
+    /// `orig-COMPONENT` tarballs by component.
+    components: BTreeMap<String, String>,
+}
+
+fn quilt_files(dsc: &Dsc) -> Result<QuiltFiles<'_>, Error> {
     let basename = dsc.basename();
     let orig_stem = format!("{basename}.orig");
     let debian_stem = format!("{}.debian", dsc.basename_with_revision());
@@ -229,6 +284,19 @@ fn unpack_quilt(dsc: &Dsc, reader: &ArchiveReader<'_>) -> Result<SourceTree, Err
         }
     }
 
+    Ok(QuiltFiles {
+        orig,
+        debian,
+        components,
+    })
+}
+
+fn unpack_quilt(dsc: &Dsc, reader: &ArchiveReader<'_>) -> Result<SourceTree, Error> {
+    let QuiltFiles {
+        orig,
+        debian,
+        components,
+    } = quilt_files(dsc)?;
     let mut tree = reader.tarball(orig, true)?.into_stripped();
     for (component, file) in &components {
         let sub = reader.tarball(file, false)?.into_stripped();

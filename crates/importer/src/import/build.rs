@@ -1,27 +1,29 @@
-//! Turning fetched versions into commits: each is unpacked in memory, exactly as
-//! `dpkg-source -x --skip-patches` would unpack it, and written as one commit straight into
-//! a pack of the work repository.
+//! Writing commits: each fetched version is unpacked in memory, exactly as `dpkg-source -x
+//! --skip-patches` would unpack it, and written as one commit straight into a pack of the
+//! work repository; then the publish commits that let branches move forward.
 //!
-//! A commit is a function of the version alone, so the same history gives the same ids on
-//! any machine: the tree is the unpacked source; author, dates and message come from the
-//! version's own changelog entry; the committer is the configured identity with the
-//! changelog's date; the parent is the commit of the newest earlier version in the
-//! version's own changelog that has been imported.
+//! A version's commit is a function of the version alone, so the same history gives the
+//! same ids on any machine: the tree is the unpacked source; author, dates and message come
+//! from the version's own changelog entry; the committer is the configured identity with
+//! the changelog's date; the parent is the commit of the newest earlier version in the
+//! version's own changelog that has been imported. A publish commit is a function of the
+//! plan (see `plan::refs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pkgimport_core::PackageName;
 use pkgimport_git::{CommitSpec, Entry, GitDir, Mode, Oid, PackWriter, Signature, TzOffset};
+use pkgimport_queue::audit::{AuditView, StagedRef, VersionFacts};
 use pkgimport_unpack::{Limits, Node, SourceTree, changelog};
 
-use super::plan::Found;
+use super::plan::{Commits, Found, Move, Target, VersionCommit};
 use super::{ImportError, Importer, Result, oid};
 
 impl Importer<'_> {
-    /// Writes the commits of `builds`, in order, from the files fetched into `sources` (one
-    /// directory each). `imported` maps the versions imported before to their commits.
-    /// Returns the new commits, version → commit id.
+    /// Writes the commits of `builds`, in order, from the files fetched into `sources`
+    /// (version → directory). `imported` maps the versions imported before to their
+    /// commits. Returns the new commits by version.
     ///
     /// A second thread unpacks the next version while this one hashes and compresses the
     /// current one into the pack (on every core), so decompression overlaps the writing. The
@@ -31,9 +33,9 @@ impl Importer<'_> {
         package: &PackageName,
         repo: &GitDir,
         builds: &[&Found],
-        sources: &[PathBuf],
+        sources: &BTreeMap<String, PathBuf>,
         imported: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>> {
+    ) -> Result<BTreeMap<String, VersionCommit>> {
         let mut built = BTreeMap::new();
         if builds.is_empty() {
             // Ref-only: every version is in the repository already.
@@ -46,8 +48,10 @@ impl Importer<'_> {
             let (tx, rx) = std::sync::mpsc::sync_channel(0);
             let jobs: Vec<(&str, &Path)> = builds
                 .iter()
-                .zip(sources)
-                .map(|(p, dir)| (p.source_package_version.as_str(), dir.as_path()))
+                .map(|p| {
+                    let version = p.source_package_version.as_str();
+                    (version, sources[version].as_path())
+                })
                 .collect();
             scope.spawn(move || {
                 for (version, dir) in jobs {
@@ -62,22 +66,168 @@ impl Importer<'_> {
             for (i, p) in builds.iter().enumerate() {
                 let version = &p.source_package_version;
                 let unpacked = rx.recv().map_err(|_| ImportError::UnpackerStopped)??;
-                let oid = self.commit_version(package, &mut pack, unpacked, version, &versions)?;
+                let commit =
+                    self.commit_version(package, &mut pack, unpacked, version, &versions)?;
                 // One line per version: the progress of a long import, on a terminal or in a
                 // log.
                 log::info!(
                     "package={package} version={version} commit={} ({}/{})",
-                    oid.to_hex(),
+                    commit.commit,
                     i + 1,
                     builds.len()
                 );
-                versions.insert(version.clone(), oid.to_hex());
-                built.insert(version.clone(), oid.to_hex());
+                versions.insert(version.clone(), commit.commit.clone());
+                built.insert(version.clone(), commit);
             }
             Ok(())
         })?;
         pack.finish()?;
         Ok(built)
+    }
+
+    /// The changelog of each version in `builds` (version → its changelog's versions,
+    /// newest first), read from the files fetched into `sources` without unpacking the
+    /// whole package where its format allows.
+    pub(super) fn changelogs(
+        &self,
+        package: &PackageName,
+        builds: &[&Found],
+        sources: &BTreeMap<String, PathBuf>,
+    ) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out = BTreeMap::new();
+        for p in builds {
+            let version = &p.source_package_version;
+            let dsc = find_dsc(&sources[version], package, version)?;
+            let Some(text) = pkgimport_unpack::read_changelog(&dsc, &self.settings.limits)? else {
+                return Err(ImportError::NoChangelog {
+                    package: package.clone(),
+                    version: version.clone(),
+                });
+            };
+            let log = changelog::parse(&String::from_utf8_lossy(&text)).map_err(|error| {
+                ImportError::Changelog {
+                    package: package.clone(),
+                    version: version.clone(),
+                    error,
+                }
+            })?;
+            out.insert(version.clone(), log.versions);
+        }
+        Ok(out)
+    }
+
+    /// Every version commit the run knows, with its parent and tree: the audit's, and
+    /// `built`. The audit rows from before it recorded parents and trees get them from the
+    /// work repository, once (they are facts of immutable commits).
+    pub(super) fn commits(
+        &mut self,
+        package: &PackageName,
+        repo: &GitDir,
+        audit: &AuditView,
+        built: &BTreeMap<String, VersionCommit>,
+        ref_only: bool,
+    ) -> Result<Commits> {
+        let mut commits = Commits::default();
+        let mut found = BTreeMap::new();
+        for (version, commit) in &audit.versions {
+            let facts = match audit.version_facts.get(version) {
+                Some(f) if f.known() => f.clone(),
+                _ => {
+                    if ref_only && found.is_empty() {
+                        // A ref-only run has not made sure the commits are here yet.
+                        self.ensure_history(package, repo, &audit.versions)?;
+                    }
+                    let facts = read_facts(repo, commit)?;
+                    found.insert(version.clone(), facts.clone());
+                    facts
+                }
+            };
+            commits.insert(
+                version,
+                VersionCommit {
+                    commit: commit.clone(),
+                    parent: facts.parent,
+                    tree: facts.tree.unwrap_or_default(),
+                },
+            );
+        }
+        if !found.is_empty() {
+            log::info!(
+                "package={package} recorded the parents and trees of {} audited versions",
+                found.len()
+            );
+            self.store.audit_fill_version_facts(package, &found)?;
+        }
+        for (version, commit) in built {
+            commits.insert(version, commit.clone());
+        }
+        Ok(commits)
+    }
+
+    /// Writes the publish commits that `moves` need, into one pack, and returns the refs to
+    /// stage (with their new commits), the version each holds, and how many publish commits
+    /// were written.
+    pub(super) fn write_moves(
+        &self,
+        package: &PackageName,
+        repo: &GitDir,
+        moves: &[Move],
+        ref_only: bool,
+        imported: &BTreeMap<String, String>,
+    ) -> Result<(Vec<StagedRef>, BTreeMap<String, String>, u64)> {
+        let mut refs = Vec::with_capacity(moves.len());
+        let mut versions = BTreeMap::new();
+        let mut pack = None;
+        let mut written = 0;
+        for m in moves {
+            let new = match &m.target {
+                Target::Commit(commit) => commit.clone(),
+                Target::Publish(publish) => {
+                    let pack = match &mut pack {
+                        Some(pack) => pack,
+                        None => {
+                            if ref_only {
+                                // The parents must be in the work repository.
+                                self.ensure_history(package, repo, imported)?;
+                            }
+                            pack.insert(PackWriter::start(repo)?)
+                        }
+                    };
+                    let identity = Signature {
+                        name: self.settings.committer_name.clone(),
+                        email: self.settings.committer_email.clone(),
+                        time: publish.time.max(0) as u64,
+                        offset: TzOffset::from_minutes(0)?,
+                    };
+                    let parents = [oid(&publish.parents[0])?, oid(&publish.parents[1])?];
+                    let spec = CommitSpec {
+                        author: &identity,
+                        committer: &identity,
+                        message: publish.message.as_bytes(),
+                        parents: &parents,
+                        update_ref: None,
+                    };
+                    let commit = pack.commit_on_tree(&spec, oid(&publish.tree)?)?;
+                    log::info!(
+                        "package={package} ref={} version={} publish_commit={commit}",
+                        m.name,
+                        m.version
+                    );
+                    written += 1;
+                    commit.to_hex()
+                }
+            };
+            versions.insert(m.name.clone(), m.version.clone());
+            refs.push(StagedRef {
+                name: m.name.clone(),
+                old: m.old.clone(),
+                new,
+            });
+        }
+        if let Some(pack) = pack {
+            pack.finish()?;
+        }
+        Ok((refs, versions, written))
     }
 
     /// Writes the commit of one unpacked version. `versions` maps the versions imported so
@@ -89,7 +239,7 @@ impl Importer<'_> {
         tree: SourceTree,
         version: &str,
         versions: &BTreeMap<String, String>,
-    ) -> Result<Oid> {
+    ) -> Result<VersionCommit> {
         let changelog_text = match tree.get("debian/changelog") {
             Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
             _ => {
@@ -106,6 +256,7 @@ impl Importer<'_> {
         })?;
         let parent = log.versions.iter().skip(1).find_map(|v| versions.get(v));
         let parents: Vec<Oid> = parent.map(|p| oid(p)).transpose()?.into_iter().collect();
+        let parent = parent.cloned();
         let time = log.top.date.timestamp().max(0) as u64;
         let offset = TzOffset::from_minutes((log.top.date.offset().local_minus_utc() / 60) as i16)?;
         let author = Signature {
@@ -128,8 +279,31 @@ impl Importer<'_> {
             parents: &parents,
             update_ref: None,
         };
-        Ok(pack.commit(&spec, entries(&tree))?)
+        let written = pack.commit_with_tree(&spec, entries(&tree))?;
+        Ok(VersionCommit {
+            commit: written.commit.to_hex(),
+            parent,
+            tree: written.tree.to_hex(),
+        })
     }
+}
+
+/// The parent and tree of `commit`, read from the work repository.
+fn read_facts(repo: &GitDir, commit: &str) -> Result<VersionFacts> {
+    let raw = repo.cat_commit(oid(commit)?)?;
+    let text = String::from_utf8_lossy(&raw);
+    let mut facts = VersionFacts::default();
+    for line in text.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if let Some(tree) = line.strip_prefix("tree ") {
+            facts.tree = Some(tree.to_owned());
+        } else if let Some(parent) = line.strip_prefix("parent ") {
+            facts.parent.get_or_insert_with(|| parent.to_owned());
+        }
+    }
+    Ok(facts)
 }
 
 /// Unpacks the source package of `version` fetched into `dir`, checking that it is

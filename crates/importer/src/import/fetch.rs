@@ -10,7 +10,9 @@ use pkgimport_lp_client::{
 };
 
 use super::naming::{cache_path, check_version};
-use super::plan::Found;
+use pkgimport_queue::series::SeriesRow;
+
+use super::plan::{Found, SeriesStatus};
 use super::{ImportError, Importer, Result};
 
 /// How many times a file is downloaded before a size or SHA-256 mismatch counts as the
@@ -18,45 +20,68 @@ use super::{ImportError, Importer, Result};
 const MISMATCH_ATTEMPTS: u32 = 2;
 
 impl Importer<'_> {
-    /// The package's publications in every configured distribution, one query per series.
-    /// Deleted publications are left out; one of another package, or with a version that
-    /// cannot name a file or a tag, fails the run.
+    /// The package's publications in every configured distribution: one query per
+    /// distribution (plus its pages), whatever the number of series, so that a run with
+    /// nothing to do costs one request per distribution. Deleted publications are left
+    /// out; one of another package, or with a version that cannot name a file or a tag,
+    /// fails the run.
     pub(super) fn history(&self, package: &PackageName) -> Result<Vec<Found>> {
         let mut all = Vec::new();
         for distro in &self.settings.distributions {
-            let series = self.client.distro_series(distro)?;
-            for s in series {
-                let query = PublishedSourcesQuery {
-                    source_name: Some(package.to_string()),
-                    exact_match: true,
-                    distro_series: Some(s.self_link.clone()),
-                    order: PublicationOrder::OldestFirst,
-                    ..PublishedSourcesQuery::default()
-                };
-                for p in self.client.published_sources(distro, &query) {
-                    let p = p?;
-                    if p.source_package_name != package.as_str() {
-                        return Err(ImportError::ForeignPublication {
-                            package: package.clone(),
-                            found: p.source_package_name,
-                        });
-                    }
-                    if let Err(why) = check_version(&p.source_package_version) {
-                        return Err(ImportError::UnusableVersion {
-                            package: package.clone(),
-                            version: p.source_package_version,
-                            why,
-                        });
-                    }
-                    if p.status == PublicationStatus::Deleted {
-                        continue;
-                    }
-                    all.push(Found {
-                        distro: distro.clone(),
-                        publication: p,
+            let query = PublishedSourcesQuery {
+                source_name: Some(package.to_string()),
+                exact_match: true,
+                order: PublicationOrder::OldestFirst,
+                ..PublishedSourcesQuery::default()
+            };
+            for p in self.client.published_sources(distro, &query) {
+                let p = p?;
+                if p.source_package_name != package.as_str() {
+                    return Err(ImportError::ForeignPublication {
+                        package: package.clone(),
+                        found: p.source_package_name,
                     });
                 }
+                if let Err(why) = check_version(&p.source_package_version) {
+                    return Err(ImportError::UnusableVersion {
+                        package: package.clone(),
+                        version: p.source_package_version,
+                        why,
+                    });
+                }
+                if p.status == PublicationStatus::Deleted {
+                    continue;
+                }
+                all.push(Found {
+                    distro: distro.clone(),
+                    publication: p,
+                });
             }
+        }
+        Ok(all)
+    }
+
+    /// The series of every configured distribution with their statuses, oldest first, as
+    /// `poll-uploads` last recorded them; a distribution without any is listed from
+    /// Launchpad once and recorded.
+    pub(super) fn series_status(&mut self) -> Result<SeriesStatus> {
+        let mut all = SeriesStatus::new();
+        for distro in &self.settings.distributions {
+            let mut series = self.store.series(distro)?;
+            if series.is_empty() {
+                series = self
+                    .client
+                    .distro_series(distro)?
+                    .into_iter()
+                    .rev()
+                    .map(|s| SeriesRow {
+                        status: s.status.unwrap_or_default(),
+                        name: s.name,
+                    })
+                    .collect();
+                self.store.set_series(distro, &series)?;
+            }
+            all.insert(distro.clone(), series);
         }
         Ok(all)
     }

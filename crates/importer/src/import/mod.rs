@@ -1,19 +1,24 @@
-//! `import-one`: every publication of one package not yet imported becomes a commit on the
-//! branch of its series and pocket, pushed under the three-phase audit commit.
+//! `import-one`: every publication of one package not yet imported becomes a commit, and
+//! every branch of its distributions, series and pockets moves to it, pushed under the
+//! three-phase audit commit. Debian and Ubuntu share one history per package.
 //!
 //! The steps of a run, in order:
 //! 1. Finish what a crashed run left (see `pkgimport-audit`): drop staged rows, finish a
 //!    push, or finish a cleanup (`publish`).
-//! 2. Ask Launchpad for the package's whole history, one partition (series) at a time,
-//!    with `exact_match` (`fetch`).
+//! 2. Ask Launchpad for the package's whole history, one query per distribution with
+//!    `exact_match` (`fetch`).
 //! 3. Plan (`plan`): publications already in the committed audit are done; if none is
-//!    left, stop here: no download, no git, no push. In date order, a version that already
-//!    has a commit (published before in another series) is a ref update only.
+//!    left, stop here: no download, no git, no push. A version that already has a commit
+//!    (published before in another series or distribution) is a ref update only.
 //! 4. Any other version is downloaded into the content-addressed cache, checked
-//!    (Launchpad's sizes and SHA-256, then the `.dsc`'s) (`fetch`), unpacked in memory
-//!    exactly as `dpkg-source -x --skip-patches` would, and written as one commit, straight
-//!    into a pack of the package's private repository (`build`).
-//! 5. Stage the audit rows, set the critical mark, push every changed ref in one atomic
+//!    (Launchpad's sizes and SHA-256, then the `.dsc`'s) (`fetch`). When there are several,
+//!    their changelogs are read first, so that every version is built after the versions
+//!    its changelog names. Each is unpacked in memory exactly as `dpkg-source -x
+//!    --skip-patches` would, and written as one commit, straight into a pack of the
+//!    package's private repository (`build`).
+//! 5. Every branch, `devel` alias and tag moves to its version: by fast-forward, or by a
+//!    publish commit where the version does not descend from the branch (`plan`, `build`).
+//! 6. Stage the audit rows, set the critical mark, push every changed ref in one atomic
 //!    push whose leases come from the committed audit, commit the audit, clean up, unmark
 //!    (`publish`).
 //!
@@ -28,6 +33,7 @@ mod naming;
 mod plan;
 mod publish;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,12 +41,12 @@ use pkgimport_core::PackageName;
 use pkgimport_git::{GitDir, GitOptions, Oid};
 use pkgimport_lp_client::Client;
 use pkgimport_queue::Store;
-use pkgimport_queue::audit::StagedAudit;
+use pkgimport_queue::audit::{StagedAudit, VersionFacts};
 use pkgimport_unpack::Limits;
 
 pub use error::{ErrorClass, ImportError};
 pub(crate) use naming::work_repo;
-pub use naming::{MAX_VERSION_LEN, branch_name, check_version, remote_url};
+pub use naming::{MAX_VERSION_LEN, branch_name, check_version, devel_branch_name, remote_url};
 
 use plan::Plan;
 
@@ -56,6 +62,8 @@ pub const FAULT_POINTS: [&str; 7] = [
 ];
 
 /// The importer's identity and where things go, resolved from the configuration.
+///
+/// `distributions` is the order in which ties between versions are broken (see `plan`).
 pub struct ImportSettings {
     pub state_dir: PathBuf,
     pub distributions: Vec<String>,
@@ -75,6 +83,9 @@ pub struct ImportSummary {
     pub publications_seen: u64,
     pub versions_imported: u64,
     pub refs_updated: u64,
+    /// Commits written so that a branch moves forward to a version that does not descend
+    /// from its previous commit.
+    pub publish_commits: u64,
     pub bytes_downloaded: u64,
     /// The new versions' push to the remote, the receiving git's work included: often
     /// most of a large import, so the summary line shows it apart.
@@ -103,7 +114,7 @@ impl Importer<'_> {
         let history = self.history(package)?;
         summary.publications_seen = history.len() as u64;
         let audit = self.store.audit(package)?;
-        let plan = Plan::new(&history, &audit);
+        let mut plan = Plan::new(&history, &audit, &self.settings.distributions);
         if plan.is_empty() {
             log::info!(
                 "package={package} nothing to import ({} publications known)",
@@ -124,21 +135,45 @@ impl Importer<'_> {
         }
         // Everything is fetched first, so that a download failure happens before any git
         // work.
-        let mut sources = Vec::with_capacity(plan.builds.len());
+        let mut sources = BTreeMap::new();
         for p in &plan.builds {
             let (dir, bytes) = self.fetch(package, p)?;
             summary.bytes_downloaded += bytes;
-            sources.push(dir);
+            sources.insert(p.source_package_version.clone(), dir);
         }
         (self.fault)("after-download");
+        if plan.builds.len() > 1 {
+            let changelogs = self.changelogs(package, &plan.builds, &sources)?;
+            plan.order_builds(&changelogs);
+        }
         let built = self.build(package, &repo, &plan.builds, &sources, &audit.versions)?;
         summary.versions_imported = built.len() as u64;
         (self.fault)("after-commit");
 
+        let commits = self.commits(package, &repo, &audit, &built, plan.is_ref_only())?;
+        let series = self.series_status()?;
+        let moves = plan.moves(package.as_str(), &audit, &commits, &series);
+        let (refs, ref_versions, publish_commits) =
+            self.write_moves(package, &repo, &moves, plan.is_ref_only(), &audit.versions)?;
+        summary.publish_commits = publish_commits;
         let staged = StagedAudit {
-            refs: plan.refs(&built),
-            versions: built,
+            refs,
+            versions: built
+                .iter()
+                .map(|(v, c)| (v.clone(), c.commit.clone()))
+                .collect(),
             publications: plan.rows(),
+            ref_versions,
+            version_facts: built
+                .into_iter()
+                .map(|(v, c)| {
+                    let facts = VersionFacts {
+                        parent: c.parent,
+                        tree: Some(c.tree),
+                    };
+                    (v, facts)
+                })
+                .collect(),
         };
         self.update_local_refs(
             package,
@@ -151,9 +186,10 @@ impl Importer<'_> {
         summary.push_time = self.publish(package, &repo, &staged)?;
         publish::tidy(package, &repo);
         log::info!(
-            "package={package} imported versions={} refs={} bytes={} seconds={:.2} push_seconds={:.3}",
+            "package={package} imported versions={} refs={} publish_commits={} bytes={} seconds={:.2} push_seconds={:.3}",
             summary.versions_imported,
             summary.refs_updated,
+            summary.publish_commits,
             summary.bytes_downloaded,
             started.elapsed().as_secs_f64(),
             summary.push_time.as_secs_f64()

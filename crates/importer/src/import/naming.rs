@@ -63,6 +63,11 @@ pub fn branch_name(distro: &str, series: &str, pocket: &str) -> String {
     }
 }
 
+/// `importer/<distro>/devel`: the branch that follows the development series.
+pub fn devel_branch_name(distro: &str) -> String {
+    format!("refs/heads/importer/{distro}/devel")
+}
+
 /// `refs/tags/import/<version>`, the version mangled by DEP-14 (`1:2.0~rc1-1` →
 /// `1%2.0_rc1-1`): the tag of an imported version.
 pub(crate) fn tag_name(version: &str) -> String {

@@ -269,6 +269,8 @@ mod tests {
             ]),
             publications: Vec::new(),
             staged: Default::default(),
+            ref_versions: BTreeMap::new(),
+            version_facts: BTreeMap::new(),
         };
         let got: Vec<(String, Vec<String>)> = branches(&audit)
             .into_iter()

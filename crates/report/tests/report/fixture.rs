@@ -137,6 +137,7 @@ impl Fixture {
                 .map(|(v, c)| ((*v).to_owned(), (*c).to_owned()))
                 .collect::<BTreeMap<_, _>>(),
             publications: pubs,
+            ..StagedAudit::default()
         };
         self.store.audit_stage(&p, &staged).unwrap();
         self.store.audit_mark(&p, None).unwrap();
