@@ -49,8 +49,9 @@ fn run(args: Args) -> Result<Exit, Failure> {
     match poll::poll_and_record(&client, &mut store, &settings, config.fault.as_deref()) {
         Ok(s) => {
             log::info!(
-                "poll-uploads: partitions={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",
+                "poll-uploads: partitions={} obsolete_skipped={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",
                 s.partitions,
+                s.obsolete,
                 client.stats().pages,
                 s.publications,
                 s.enqueued,

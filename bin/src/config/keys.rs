@@ -21,6 +21,8 @@ pub enum Kind {
     /// A humantime duration: `30s`, `5m`, `1h 30m`.
     Duration,
     Str,
+    /// One of a few words.
+    Choice(&'static [&'static str]),
     Path,
     /// A list of strings; in the environment, comma-separated.
     List,
@@ -124,6 +126,13 @@ pub const KEYS: &[Key] = &[
         Kind::List,
         "[\"ubuntu\", \"debian\"]",
         "The distributions to follow.",
+    ),
+    key(
+        "launchpad.series",
+        Kind::Choice(&["current", "all"]),
+        "\"current\"",
+        "Which series poll-uploads asks about: \"current\" for every series that is not Obsolete, \
+         \"all\" for every series Launchpad lists.",
     ),
     key(
         "launchpad.credentials_file",

@@ -276,7 +276,9 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
                 .map(|s| toml::Value::String(s.to_owned()))
                 .collect(),
         ),
-        Kind::Duration | Kind::Str | Kind::Path => toml::Value::String(raw.to_owned()),
+        Kind::Duration | Kind::Str | Kind::Choice(_) | Kind::Path => {
+            toml::Value::String(raw.to_owned())
+        }
     };
     check(k, value)
 }
@@ -303,6 +305,11 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
                 .with_context(|| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
         }
         (Kind::Str, toml::Value::String(_)) => {}
+        (Kind::Choice(words), toml::Value::String(s)) => {
+            if !words.contains(&s.as_str()) {
+                bail!("{s:?} is not one of {}", words.join(", "));
+            }
+        }
         (Kind::Path, toml::Value::String(s)) => {
             if s.is_empty() {
                 bail!("empty path");
@@ -323,7 +330,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Int { .. } => "an integer",
         Kind::Float { .. } => "a number",
         Kind::Duration => "a duration string",
-        Kind::Str | Kind::Path => "a string",
+        Kind::Str | Kind::Choice(_) | Kind::Path => "a string",
         Kind::List => "a list of strings",
     }
 }

@@ -166,6 +166,7 @@ pub fn import(config: &Config, run_id: Option<i64>) -> ImportSettings {
 pub fn poll(config: &Config, start: Start) -> PollSettings {
     PollSettings {
         distributions: config.list("launchpad.distributions"),
+        all_series: config.string("launchpad.series") == "all",
         skew: config.duration("poll.skew"),
         start,
         batch: 500,

@@ -1,5 +1,6 @@
 //! `importctl show`: everything known about one package: its jobs, its failure with the
-//! tail of its log, and its runs with their log files.
+//! tail of its log, its runs with their log files, and for each distribution its branches
+//! and the versions it published.
 
 use std::io::Write;
 
@@ -52,6 +53,19 @@ pub(super) fn run(
             }
         }
         None => writeln!(out, "failure:  none")?,
+    }
+    for d in &info.distributions {
+        writeln!(out, "{}:", d.name)?;
+        for b in &d.branches {
+            let short = &b.commit[..b.commit.len().min(12)];
+            writeln!(
+                out,
+                "  branch:   {:<40} {:<24} {short}",
+                b.name,
+                b.version.as_deref().unwrap_or("?"),
+            )?;
+        }
+        writeln!(out, "  versions: {}", d.versions.join(" "))?;
     }
     for r in &info.runs {
         writeln!(

@@ -1,7 +1,9 @@
 //! `poll-uploads`: new publications since each partition's watermark become queued jobs.
 //!
 //! A partition is one series of one distribution; Launchpad is asked one partition at a time
-//! because unpartitioned queries time out. For each partition the poller asks for
+//! because unpartitioned queries time out. Obsolete series get no uploads and are skipped,
+//! unless `launchpad.series = "all"`. Each poll records every distribution's series with
+//! their statuses, which `import-one` reads to find the development series. For each partition the poller asks for
 //! publications created since the watermark minus a skew delta, oldest first, and enqueues
 //! one job per package at priority `upload`, page by page. The watermark is the largest
 //! `date_created` seen: Launchpad's own time, never the local clock.
@@ -32,6 +34,7 @@ use pkgimport_lp_client::{
     Client, LpDateTime, PublicationOrder, PublicationStatus, PublishedSourcesQuery,
 };
 use pkgimport_queue::monitor::SeenPublication;
+use pkgimport_queue::series::SeriesRow;
 use pkgimport_queue::{Store, Timestamp};
 
 /// Where a partition without a watermark starts.
@@ -49,6 +52,8 @@ pub enum Start {
 #[derive(Clone, Debug)]
 pub struct PollSettings {
     pub distributions: Vec<String>,
+    /// Poll Obsolete series too (`launchpad.series = "all"`).
+    pub all_series: bool,
     pub skew: Duration,
     pub start: Start,
     /// Packages are enqueued in batches of this many publications.
@@ -61,6 +66,8 @@ pub struct PollSettings {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PollSummary {
     pub partitions: u64,
+    /// Obsolete series not asked about.
+    pub obsolete: u64,
     pub publications: u64,
     pub enqueued: u64,
     pub skipped: u64,
@@ -95,6 +102,9 @@ pub enum PollRunError {
     #[error(transparent)]
     Record(pkgimport_queue::Error),
 }
+
+/// The status of a series that gets no more uploads: not polled unless asked for.
+const OBSOLETE: &str = "Obsolete";
 
 /// Named points where a drill can stop the poller (`PKGIMPORT_FAULT=<point>`).
 pub const FAULT_BETWEEN_PARTITIONS: &str = "poll-between-partitions";
@@ -163,8 +173,22 @@ pub fn poll(
     let mut new_marks: BTreeMap<(String, String), LpDateTime> = BTreeMap::new();
     for distro in &settings.distributions {
         let series = client.distro_series(distro)?;
+        // Launchpad lists the newest first; import-one reads the statuses from here.
+        let rows: Vec<SeriesRow> = series
+            .iter()
+            .rev()
+            .map(|s| SeriesRow {
+                name: s.name.clone(),
+                status: s.status.clone().unwrap_or_default(),
+            })
+            .collect();
+        store.set_series(distro, &rows)?;
         let distro_known = store.watermarks()?.iter().any(|(d, _, _)| d == distro);
         for s in &series {
+            if !settings.all_series && s.status.as_deref() == Some(OBSOLETE) {
+                summary.obsolete += 1;
+                continue;
+            }
             if summary.partitions > 0 && fault == Some(FAULT_BETWEEN_PARTITIONS) {
                 return Err(PollError::Fault(FAULT_BETWEEN_PARTITIONS.to_owned()));
             }

@@ -296,4 +296,27 @@ pub struct PackageInfo {
     pub jobs: Vec<QueuedJob>,
     pub failure: Option<FailureRecord>,
     pub runs: Vec<RunRecord>,
+    /// What the committed audit holds, per distribution, in name order.
+    pub distributions: Vec<DistributionInfo>,
+}
+
+/// One distribution's part of a package's committed audit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DistributionInfo {
+    /// `debian`, `ubuntu`.
+    pub name: String,
+    /// Its branches `importer/<name>/...`, by name.
+    pub branches: Vec<BranchInfo>,
+    /// The versions it published, in the order Launchpad first published each.
+    pub versions: Vec<String>,
+}
+
+/// One branch of the committed audit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BranchInfo {
+    /// Without `refs/heads/`: `importer/ubuntu/noble-security`.
+    pub name: String,
+    pub commit: String,
+    /// The version whose tree the branch holds, when the audit records it.
+    pub version: Option<String>,
 }

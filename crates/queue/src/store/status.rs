@@ -1,6 +1,8 @@
 //! Heartbeats, the overall status that `importctl status` and monitoring show, and
 //! everything known about one package.
 
+use std::collections::BTreeMap;
+
 use pkgimport_core::PackageName;
 
 use super::Store;
@@ -114,13 +116,68 @@ impl Store {
             .map(|r| failure_row(&r))
             .transpose()
         })?;
+        let distributions = self.transact(TxKind::Read, "reading the audit", |tx| {
+            let mut by_name: BTreeMap<String, DistributionInfo> = BTreeMap::new();
+            let mut first_published: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+            for r in tx.query(
+                "SELECT distro, version, MIN(date_created) FROM audit_publications
+                 WHERE package = $1 GROUP BY distro, version",
+                params![package],
+            )? {
+                let (distro, version, date): (String, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                first_published
+                    .entry(distro)
+                    .or_default()
+                    .push((date, version));
+            }
+            for (distro, mut versions) in first_published {
+                // Launchpad's UTC time strings sort as the times they name.
+                versions.sort();
+                distribution(&mut by_name, &distro).versions =
+                    versions.into_iter().map(|(_, v)| v).collect();
+            }
+            for r in tx.query(
+                "SELECT ref, oid, version FROM audit_refs
+                 WHERE package = $1 AND ref LIKE 'refs/heads/importer/%' ORDER BY ref",
+                params![package],
+            )? {
+                let (name, commit, version): (String, String, Option<String>) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                let name = name.trim_start_matches("refs/heads/").to_owned();
+                let distro = name.split('/').nth(1).unwrap_or_default().to_owned();
+                distribution(&mut by_name, &distro)
+                    .branches
+                    .push(BranchInfo {
+                        name,
+                        commit,
+                        version,
+                    });
+            }
+            Ok(by_name.into_values().collect::<Vec<_>>())
+        })?;
         Ok(PackageInfo {
             package: package.to_string(),
             jobs,
             failure,
             runs,
+            distributions,
         })
     }
+}
+
+/// The entry of `name` in `by_name`, made empty when missing.
+fn distribution<'m>(
+    by_name: &'m mut BTreeMap<String, DistributionInfo>,
+    name: &str,
+) -> &'m mut DistributionInfo {
+    by_name
+        .entry(name.to_owned())
+        .or_insert_with(|| DistributionInfo {
+            name: name.to_owned(),
+            branches: Vec::new(),
+            versions: Vec::new(),
+        })
 }
 
 fn heartbeat_row(r: &Row) -> Result<Heartbeat, SqlError> {
