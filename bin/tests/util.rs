@@ -204,7 +204,7 @@ impl TestEnv {
         prepare: impl FnOnce(&Path),
     ) -> pkgimport_lp_sim::SimHandle {
         let archive = self.root().join("archive");
-        copy_dir(&fixtures().join("debian"), &archive);
+        copy_dir(&fixtures().join("archive"), &archive);
         prepare(&archive);
         let sim = pkgimport_lp_sim::Sim::start(pkgimport_lp_sim::SimConfig {
             source: pkgimport_lp_sim::SimSource::Archive(archive),
@@ -448,7 +448,7 @@ pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Every package of `fixtures/debian/`, sorted.
+/// Every package of `fixtures/archive/`, sorted.
 pub(crate) const FIXTURE_PACKAGES: [&str; 8] = [
     "authbind",
     "golang-golang-x-term",

@@ -24,7 +24,7 @@ use crate::sim::{Sim, log_field};
 use crate::{Bins, Row, median};
 
 /// The real Debian source packages the tests use.
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/debian");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/archive");
 
 /// The coreutils versions of the large-package row, and the suite each is published in.
 /// Their sources come from the Debian archive (deb-src lines for these suites are needed).

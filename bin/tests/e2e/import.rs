@@ -509,7 +509,7 @@ fn every_imported_tree_equals_dpkg_source_output() {
         import_ok(&env, p);
     }
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("debian/manifest.json")).unwrap())
+        serde_json::from_slice(&std::fs::read(fixtures().join("archive/manifest.json")).unwrap())
             .unwrap();
     let run = |cmd: &mut std::process::Command| {
         let out = cmd.output().unwrap();
@@ -521,7 +521,7 @@ fn every_imported_tree_equals_dpkg_source_output() {
         for version in versions.as_object().unwrap().keys() {
             let bare = version.split_once(':').map_or(version.as_str(), |(_, v)| v);
             let dsc = fixtures()
-                .join("debian")
+                .join("archive")
                 .join(package)
                 .join(format!("{package}_{bare}.dsc"));
             let work = tempfile::tempdir().unwrap();
@@ -621,7 +621,7 @@ fn a_file_shared_by_versions_is_downloaded_once() {
     import_ok(&env, "hello");
     // hello 2.10-2 and 2.10-3 share hello_2.10.orig.tar.gz (and its .asc): every file of
     // the package's folder is fetched exactly once.
-    let files = std::fs::read_dir(fixtures().join("debian/hello"))
+    let files = std::fs::read_dir(fixtures().join("archive/hello"))
         .unwrap()
         .count() as u64;
     assert_eq!(

@@ -20,7 +20,7 @@ use pkgimport_lp_sim::{
 
 /// The project's Debian fixture archive.
 fn fixture_archive() -> PathBuf {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debian");
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/archive");
     assert!(
         local.join("manifest.json").exists(),
         "no fixture archive at {}",
@@ -75,7 +75,7 @@ impl Recorder {
 
 fn start(source: Option<SimSource>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("debian");
+    let archive = dir.path().join("archive");
     copy_dir(&fixture_archive(), &archive);
     let sim = Sim::start(SimConfig {
         source: source.unwrap_or_else(|| SimSource::Archive(archive.clone())),

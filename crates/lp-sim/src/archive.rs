@@ -1,6 +1,6 @@
 //! Reads a fixture archive: `manifest.json`, the `.dsc` files, and changelog dates.
 //!
-//! The layout is that of `fixtures/debian/`: `manifest.json` maps package -> version ->
+//! The layout is that of `fixtures/archive/`: `manifest.json` maps package -> version ->
 //! `{format, suites}`, and each package has a folder with its `.dsc` and the files it
 //! lists. A publication's `date_created` must be deterministic and plausible, so it comes
 //! from the version's own `debian/changelog` trailer, read from the debian tarball, the

@@ -9,7 +9,7 @@
 //! ```no_run
 //! use pkgimport_lp_sim::{Sim, SimConfig, SimSource};
 //! let sim = Sim::start(SimConfig {
-//!     source: SimSource::Archive("fixtures/debian".into()),
+//!     source: SimSource::Archive("fixtures/archive".into()),
 //!     distribution: "debian".into(),
 //!     listen: "127.0.0.1:0".parse().unwrap(),
 //!     seed: 1,
@@ -51,7 +51,7 @@ use server::{FaultState, Shared};
 /// Where the simulated history comes from.
 #[derive(Debug, Clone)]
 pub enum SimSource {
-    /// A directory with the layout of `fixtures/debian/`.
+    /// A directory with the layout of `fixtures/archive/`.
     Archive(PathBuf),
     /// A generated history.
     Synthetic(SyntheticSpec),

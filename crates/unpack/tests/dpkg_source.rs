@@ -1,4 +1,4 @@
-//! The key test: for every version in `fixtures/debian/manifest.json`, the tree unpacked by
+//! The key test: for every version in `fixtures/archive/manifest.json`, the tree unpacked by
 //! this crate has the same git tree hash as the output of `dpkg-source -x --skip-patches`.
 //!
 //! Both sides go through the same procedure (`git add -A -f` and `git write-tree` in a

@@ -1,4 +1,4 @@
-//! Building the catalogue: from a fixture archive (the layout of `fixtures/debian/`: a
+//! Building the catalogue: from a fixture archive (the layout of `fixtures/archive/`: a
 //! manifest of packages, versions and suites, and each version's files), with dates derived
 //! from the changelogs; or from a synthetic history, whose every row is arithmetic.
 

@@ -9,7 +9,7 @@ use super::*;
 use crate::synthetic::SyntheticSpec;
 
 pub(crate) fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debian")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/archive")
 }
 
 fn filter() -> Filter {
