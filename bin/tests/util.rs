@@ -186,6 +186,7 @@ impl TestEnv {
                 packages,
                 series,
                 versions,
+                distributions: Vec::new(),
             }),
             distribution: "debian".into(),
             listen: "127.0.0.1:0".parse().unwrap(),

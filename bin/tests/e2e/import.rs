@@ -169,6 +169,7 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     import_ok(env, "hello");
     let before = env.remote_refs("hello");
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.12.3-1".into(),
         suite: "forky".into(),
@@ -202,6 +203,7 @@ fn a_lost_work_repository_is_refilled_from_the_remote(env: &TestEnv) {
     import_ok(env, "hello");
     std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.12.3-1".into(),
         suite: "forky".into(),
@@ -276,6 +278,7 @@ fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
 
     // A new upload to sid must not be pushed over the tampering.
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.10-3".into(),
         suite: "sid".into(),

@@ -720,6 +720,7 @@ fn published_versions_appear_and_unpublished_ones_do_not() {
     let link = env
         .sim
         .publish(&Publish {
+            distribution: None,
             package: "hello".into(),
             version: "2.10-4".into(),
             suite: "sid".into(),
@@ -860,6 +861,7 @@ fn synthetic_history_pages_fast_and_its_packages_are_real() {
         packages,
         series: 10,
         versions: 1,
+        distributions: Vec::new(),
     })));
     let client = env.client(300, 3);
     let series = client.distro_series("debian").unwrap();

@@ -12,8 +12,27 @@ pub(crate) fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/archive")
 }
 
+/// The fixture archive, Debian its default distribution.
+fn archive() -> Catalogue {
+    Catalogue::from_archive(&fixture_dir(), "debian").unwrap()
+}
+
+/// Debian's series `name`.
+fn debian(cat: &Catalogue, name: &str) -> u16 {
+    cat.series_index(0, name).unwrap()
+}
+
+/// The series names of distribution `distro`, in Launchpad's order.
+fn series_names(cat: &Catalogue, distro: u16) -> Vec<&str> {
+    cat.series_of(distro)
+        .map(|i| cat.series[i].name.as_str())
+        .collect()
+}
+
+/// A filter of Debian's archive that matches everything, newest first.
 fn filter() -> Filter {
     Filter {
+        distro: 0,
         source_name: None,
         exact_match: false,
         version: None,
@@ -57,11 +76,13 @@ fn suites_split() {
 
 #[test]
 fn fixture_archive_loads_every_suite() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     // 21 versions; four of them in two suites.
-    assert_eq!(cat.rows.len(), 25);
-    let series: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(series, ["sid", "trixie", "bookworm", "bullseye"]);
+    assert_eq!(cat.count(&filter()), 25);
+    assert_eq!(
+        series_names(&cat, 0),
+        ["sid", "trixie", "bookworm", "bullseye"]
+    );
     // Ids increase with dates.
     let mut by_id = cat.rows.clone();
     by_id.sort_by_key(|r| r.id);
@@ -82,7 +103,7 @@ fn fixture_archive_loads_every_suite() {
 
 #[test]
 fn changelog_dates_come_from_every_kind_of_file() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     for package in &cat.packages {
         for version in &package.versions {
             assert!(
@@ -97,7 +118,7 @@ fn changelog_dates_come_from_every_kind_of_file() {
 
 #[test]
 fn exact_match_and_substring() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     let mut f = filter();
     f.source_name = Some("term".into());
     let (rows, _) = cat.select(&f, 0, 300);
@@ -113,7 +134,7 @@ fn exact_match_and_substring() {
 
 #[test]
 fn default_order_is_name_then_dpkg_version_descending() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     let mut f = filter();
     f.order = Order::NameThenVersion;
     f.source_name = Some("libssh".into());
@@ -132,9 +153,9 @@ fn default_order_is_name_then_dpkg_version_descending() {
 
 #[test]
 fn filters_and_paging() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     let mut f = filter();
-    f.series = SeriesFilter::One(cat.series_index("bookworm").unwrap());
+    f.series = SeriesFilter::One(debian(&cat, "bookworm"));
     let all = cat.count(&f);
     assert_eq!(all, 9);
     // Pages of 4 cover everything exactly once, newest first.
@@ -173,10 +194,10 @@ fn filters_and_paging() {
 
 #[test]
 fn domination_marks_older_versions_superseded() {
-    let cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let cat = archive();
     let mut f = filter();
     f.source_name = Some("golang-golang-x-term".into());
-    f.series = SeriesFilter::One(cat.series_index("sid").unwrap());
+    f.series = SeriesFilter::One(debian(&cat, "sid"));
     let (rows, _) = cat.select(&f, 0, 10);
     let statuses: Vec<&str> = rows.iter().map(|r| r.status.title()).collect();
     assert_eq!(statuses, ["Published", "Superseded", "Superseded"]);
@@ -185,8 +206,9 @@ fn domination_marks_older_versions_superseded() {
 
 #[test]
 fn publish_needs_files_on_disk() {
-    let mut cat = Catalogue::from_archive(&fixture_dir()).unwrap();
+    let mut cat = archive();
     let req = |version: &str, suite: &str| PublishRequest {
+        distro: 0,
         package: "hello".into(),
         version: version.into(),
         suite: suite.into(),
@@ -207,8 +229,10 @@ fn publish_needs_files_on_disk() {
     let (rows, _) = cat.select(&filter(), 0, 1);
     assert_eq!(rows[0].id, id);
     // Series were remapped, not scrambled.
-    let names: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["sid", "forky", "trixie", "bookworm", "bullseye"]);
+    assert_eq!(
+        series_names(&cat, 0),
+        ["sid", "forky", "trixie", "bookworm", "bullseye"]
+    );
 }
 
 #[test]
@@ -217,10 +241,12 @@ fn open_series_copies_the_newest_published_version_of_every_package() {
         packages: 10,
         series: 2,
         versions: 2,
+        distributions: Vec::new(),
     };
-    let mut cat = Catalogue::synthetic(spec).unwrap();
+    let mut cat = Catalogue::synthetic(spec.clone(), "debian").unwrap();
     let now = DateTime::<Utc>::from(std::time::SystemTime::now());
     let req = |j: u32, version: &str, suite: &str, status: Status| PublishRequest {
+        distro: 0,
         package: spec.package_name(j),
         version: version.into(),
         suite: suite.into(),
@@ -234,13 +260,12 @@ fn open_series_copies_the_newest_published_version_of_every_package() {
         .unwrap();
     let before = cat.rows.len();
     let later = now + Duration::seconds(1);
-    assert_eq!(cat.open_series("forky", &[], later).unwrap(), 10);
+    assert_eq!(cat.open_series(0, "forky", &[], later).unwrap(), 10);
     assert_eq!(cat.rows.len(), before + 10);
-    let names_now: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names_now, ["sid", "forky", "trixie"]);
+    assert_eq!(series_names(&cat, 0), ["sid", "forky", "trixie"]);
 
     let mut f = filter();
-    f.series = SeriesFilter::One(cat.series_index("forky").unwrap());
+    f.series = SeriesFilter::One(debian(&cat, "forky"));
     f.order = Order::OldestFirst;
     let (rows, more) = cat.select(&f, 0, 100);
     assert!(!more);
@@ -262,20 +287,20 @@ fn open_series_copies_the_newest_published_version_of_every_package() {
     assert_eq!(cat.count(&f), 10);
     // The series the packages came from are unchanged.
     f.created_since = None;
-    f.series = SeriesFilter::One(cat.series_index("sid").unwrap());
+    f.series = SeriesFilter::One(debian(&cat, "sid"));
     f.status = Some(Status::Published);
     assert_eq!(cat.count(&f), 5);
 
     // From one series only: the five packages of trixie.
     assert_eq!(
-        cat.open_series("series9", &["trixie".into()], later)
+        cat.open_series(0, "series9", &["trixie".into()], later)
             .unwrap(),
         5
     );
     for bad in [
-        cat.open_series("forky", &[], later),
-        cat.open_series("newer", &["nosuch".into()], later),
-        cat.open_series("Bad/Name", &[], later),
+        cat.open_series(0, "forky", &[], later),
+        cat.open_series(0, "newer", &["nosuch".into()], later),
+        cat.open_series(0, "Bad/Name", &[], later),
     ] {
         assert!(matches!(bad, Err(PublishError::Invalid(_))), "{bad:?}");
     }
@@ -287,8 +312,9 @@ fn synthetic_history_is_arithmetic() {
         packages: 1000,
         series: 10,
         versions: 2,
+        distributions: Vec::new(),
     };
-    let cat = Catalogue::synthetic(spec).unwrap();
+    let cat = Catalogue::synthetic(spec, "debian").unwrap();
     assert_eq!(cat.rows.len(), 2000);
     let mut f = filter();
     f.series = SeriesFilter::One(3);
