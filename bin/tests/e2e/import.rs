@@ -511,22 +511,16 @@ fn every_imported_tree_equals_dpkg_source_output() {
     for p in PACKAGES {
         import_ok(&env, p);
     }
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("archive/manifest.json")).unwrap())
-            .unwrap();
     let run = |cmd: &mut std::process::Command| {
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let mut checked = 0;
-    for (package, versions) in manifest.as_object().unwrap() {
-        for version in versions.as_object().unwrap().keys() {
-            let bare = version.split_once(':').map_or(version.as_str(), |(_, v)| v);
-            let dsc = fixtures()
-                .join("archive")
-                .join(package)
-                .join(format!("{package}_{bare}.dsc"));
+    // Debian's versions: the distribution the tests configure.
+    for (package, versions) in debian_fixture_versions() {
+        for version in &versions {
+            let dsc = fixture_dsc(&package, version);
             let work = tempfile::tempdir().unwrap();
             let dest = work.path().join("src");
             run(std::process::Command::new("dpkg-source")
@@ -623,10 +617,8 @@ fn a_file_shared_by_versions_is_downloaded_once() {
     let sim = env.start_sim();
     import_ok(&env, "hello");
     // hello 2.10-2 and 2.10-3 share hello_2.10.orig.tar.gz (and its .asc): every file of
-    // the package's folder is fetched exactly once.
-    let files = std::fs::read_dir(fixtures().join("archive/hello"))
-        .unwrap()
-        .count() as u64;
+    // the package's Debian versions is fetched exactly once.
+    let files = debian_fixture_files("hello").len() as u64;
     assert_eq!(
         sim.stats().count("librarian", 200),
         files,

@@ -126,7 +126,8 @@ impl Env {
     }
 }
 
-/// (name, version, series, pocket) for every suite of every version in the manifest.
+/// (name, version, series, pocket) for every Debian suite (a bare one; the others are
+/// `<distribution>/<suite>`) of every version in the manifest.
 fn manifest_history(archive: &Path) -> BTreeSet<(String, String, String, String)> {
     let text = std::fs::read_to_string(archive.join("manifest.json")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -135,6 +136,9 @@ fn manifest_history(archive: &Path) -> BTreeSet<(String, String, String, String)
         for (version, entry) in versions.as_object().unwrap() {
             for suite in entry["suites"].as_array().unwrap() {
                 let suite = suite.as_str().unwrap();
+                if suite.contains('/') {
+                    continue;
+                }
                 let (series, pocket) = match suite.split_once('-') {
                     Some((s, p)) => (s, format!("{}{}", p[..1].to_uppercase(), &p[1..])),
                     None => (suite, "Release".to_owned()),

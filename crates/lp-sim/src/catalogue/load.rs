@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
-    Catalogue, Files, Package, Pocket, Row, SERIES_STATUSES, Series, Status, VersionInfo,
+    Catalogue, Files, Package, Pocket, Row, SERIES_STATUSES, Series, Status, VersionInfo, known,
     split_distribution, split_suite, valid_distribution_name, valid_series_name,
 };
 use crate::archive::{self, SeriesFile, fallback_date, fnv1a};
@@ -48,7 +48,9 @@ impl Catalogue {
         if let Some(listed) = &listed {
             cat.add_listed_series(listed)?;
         }
-        // Add every series first: adding one re-sorts the series table.
+        // Add every series first (adding one re-sorts the series table), the known ones
+        // before the unknown ones, whose status depends on the others'.
+        let mut named = BTreeSet::new();
         for entry in manifest.values().flat_map(|versions| versions.values()) {
             for suite in &entry.suites {
                 let (distro_name, series, _) = suite_of(suite)?;
@@ -62,8 +64,12 @@ impl Catalogue {
                         "manifest.json names {distro_name}/{series}, which series.json does not list"
                     ));
                 }
-                cat.series_index_or_add(distro, &series);
+                let unknown = known::lookup(&distro_name, &series).is_none();
+                named.insert((unknown, distro, series));
             }
+        }
+        for (_, distro, series) in named {
+            cat.series_index_or_add(distro, &series);
         }
         // (date, package, version, series, pocket) for each publication, before ids exist.
         let mut pending: Vec<(DateTime<Utc>, u32, u32, u16, Pocket)> = Vec::new();
