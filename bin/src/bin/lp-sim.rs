@@ -35,7 +35,8 @@ use pkgimport_lp_sim::{Sim, SimConfig, SimSource, SyntheticSpec};
 #[derive(Parser, Debug)]
 #[command(version, after_help = package_importer::exit_code_help())]
 struct Args {
-    /// Archive directory: manifest.json plus one folder of source files per package
+    /// Archive directory: manifest.json, optionally series.json, and one folder of source
+    /// files per package
     #[arg(
         long,
         value_name = "DIR",
@@ -46,7 +47,7 @@ struct Args {
     /// Serve a generated history of N packages instead of an archive
     #[arg(long, value_name = "N", requires = "series")]
     synthetic: Option<u32>,
-    /// Number of series of the synthetic history
+    /// Number of series of each distribution of the synthetic history
     #[arg(long, value_name = "K", requires = "synthetic")]
     series: Option<u16>,
     /// Versions (publications) per synthetic package

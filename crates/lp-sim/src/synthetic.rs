@@ -5,7 +5,7 @@
 //! and has versions `1.0`, `1.1`, …, `1.<V-1>`. Publication `(j, v)` of distribution `d`
 //! is created at `2024-01-01T00:00:00Z + ((v*N + j)*D + d) minutes` (plus deterministic
 //! microseconds), so ids and dates increase together and a whole history is pure arithmetic
-//! on `(j, v, d)`. Series names are realistic ([`series_names`]): Debian's codenames newest
+//! on `(j, v, d)`. Series names are realistic (`series_names`): Debian's codenames newest
 //! first, starting with `sid`; Ubuntu's supported releases, starting with the development
 //! series.
 //!

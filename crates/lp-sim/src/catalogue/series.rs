@@ -1,7 +1,7 @@
 //! The distribution and series tables. Series are kept grouped by distribution and, within
 //! one, in Launchpad's order: version descending, with the version-less development series
 //! (`sid`, `experimental`) first and unknown version-less names last. A new series takes its
-//! version and status from the built-in table ([`known`](super::known)) or, for an unknown
+//! version and status from the built-in table ([`known`]) or, for an unknown
 //! name, becomes the distribution's development series if it has none, else `Future`.
 //! Rows hold series by index, so adding a series remaps them.
 

@@ -10,10 +10,10 @@
 //! and an answer holds that distribution's series and publications only.
 //!
 //! This module receives, routes and answers requests; the answers come from:
-//! - [`api`]: Launchpad's API resources: the service root, each distribution, its series,
+//! - [`api`](mod@api): Launchpad's API resources: the service root, each distribution, its series,
 //!   its primary archive with `getPublishedSources`, and publications;
-//! - [`librarian`]: `+sourcefiles` redirects and the file bytes behind them;
-//! - [`control`]: the `/_sim/` endpoints (publish, open a series, faults, statistics);
+//! - [`librarian`](mod@librarian): `+sourcefiles` redirects and the file bytes behind them;
+//! - [`control`](mod@control): the `/_sim/` endpoints (publish, open a series, faults, statistics);
 //! - [`inject`]: the fault settings' replacing or mangling of an answer.
 
 mod api;
