@@ -229,6 +229,7 @@ fn migrate_db_round_trip_carries_on_in_postgresql_and_imports_nothing_twice() {
     // A new upload: the poll starts from the copied watermarks, so it sees it and queues
     // hello; the driver imports it on top of the history.
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.12.3-1".into(),
         suite: "sid".into(),

@@ -69,6 +69,7 @@ fn new_series_imports_are_ref_only() {
     // A new series opens with every package in it.
     let copied = sim
         .open_series(&pkgimport_lp_sim::OpenSeries {
+            distribution: None,
             series: "forky".into(),
             copy_from: Vec::new(),
             date_created: None,

@@ -118,6 +118,7 @@ impl Model {
         };
         let before = Timestamp::now();
         sim.publish(&Publish {
+            distribution: None,
             package: package.clone(),
             version: format!("1.{version}"),
             suite: suite.to_owned(),

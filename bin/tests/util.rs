@@ -186,6 +186,7 @@ impl TestEnv {
                 packages,
                 series,
                 versions,
+                distributions: Vec::new(),
             }),
             distribution: "debian".into(),
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -204,7 +205,7 @@ impl TestEnv {
         prepare: impl FnOnce(&Path),
     ) -> pkgimport_lp_sim::SimHandle {
         let archive = self.root().join("archive");
-        copy_dir(&fixtures().join("debian"), &archive);
+        copy_dir(&fixtures().join("archive"), &archive);
         prepare(&archive);
         let sim = pkgimport_lp_sim::Sim::start(pkgimport_lp_sim::SimConfig {
             source: pkgimport_lp_sim::SimSource::Archive(archive),
@@ -448,7 +449,7 @@ pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Every package of `fixtures/debian/`, sorted.
+/// Every package of `fixtures/archive/`, sorted.
 pub(crate) const FIXTURE_PACKAGES: [&str; 8] = [
     "authbind",
     "golang-golang-x-term",
@@ -463,6 +464,51 @@ pub(crate) const FIXTURE_PACKAGES: [&str; 8] = [
 /// The project's fixtures directory.
 pub(crate) fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// The versions of each package of `fixtures/archive/` that Debian, the distribution the
+/// tests configure, publishes: those with a bare suite (another distribution's suites are
+/// `<distribution>/<suite>`).
+pub(crate) fn debian_fixture_versions() -> BTreeMap<String, Vec<String>> {
+    let path = fixtures().join("archive/manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (package, versions) in manifest.as_object().unwrap() {
+        for (version, entry) in versions.as_object().unwrap() {
+            let suites = entry["suites"].as_array().unwrap();
+            if suites.iter().any(|s| !s.as_str().unwrap().contains('/')) {
+                out.entry(package.clone())
+                    .or_default()
+                    .push(version.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The `.dsc` of `package` `version` in `fixtures/archive/`.
+pub(crate) fn fixture_dsc(package: &str, version: &str) -> PathBuf {
+    let bare = version.split_once(':').map_or(version, |(_, v)| v);
+    fixtures()
+        .join("archive")
+        .join(package)
+        .join(format!("{package}_{bare}.dsc"))
+}
+
+/// The files of Debian's versions of `package`: each `.dsc` and the files it lists.
+pub(crate) fn debian_fixture_files(package: &str) -> std::collections::BTreeSet<String> {
+    let mut files = std::collections::BTreeSet::new();
+    for version in &debian_fixture_versions()[package] {
+        let dsc = fixture_dsc(package, version);
+        let text = std::fs::read_to_string(&dsc).unwrap();
+        let listed = text.split("\nFiles:\n").nth(1).unwrap();
+        for line in listed.lines().take_while(|l| l.starts_with(' ')) {
+            files.insert(line.split_whitespace().nth(2).unwrap().to_owned());
+        }
+        files.insert(dsc.file_name().unwrap().to_str().unwrap().to_owned());
+    }
+    files
 }
 
 pub(crate) fn copy_dir(from: &Path, to: &Path) {

@@ -24,7 +24,7 @@ use crate::sim::{Sim, log_field};
 use crate::{Bins, Row, median};
 
 /// The real Debian source packages the tests use.
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/debian");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/archive");
 
 /// The coreutils versions of the large-package row, and the suite each is published in.
 /// Their sources come from the Debian archive (deb-src lines for these suites are needed).
@@ -409,7 +409,9 @@ fn gbp_import(archive: &Archive, package: &str) -> anyhow::Result<Usage> {
 /// An lp-sim archive directory: `manifest.json` plus one folder of files per package.
 struct Archive {
     dir: PathBuf,
-    /// Package → versions, oldest first (dpkg order).
+    /// Package → its Debian versions (those with a bare suite; another distribution's
+    /// suites are `<distribution>/<suite>`), oldest first (dpkg order): what `import-one`
+    /// imports with `distributions = ["debian"]`.
     packages: BTreeMap<String, Vec<String>>,
 }
 
@@ -426,8 +428,12 @@ impl Archive {
             let mut versions: Vec<String> = versions
                 .as_object()
                 .with_context(|| format!("manifest: {package}: not an object"))?
-                .keys()
-                .cloned()
+                .iter()
+                .filter(|(_, entry)| {
+                    let suites = entry["suites"].as_array().into_iter().flatten();
+                    suites.filter_map(|s| s.as_str()).any(|s| !s.contains('/'))
+                })
+                .map(|(version, _)| version.clone())
                 .collect();
             dpkg_sort(&mut versions)?;
             packages.insert(package.clone(), versions);

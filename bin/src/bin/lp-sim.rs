@@ -12,19 +12,31 @@ use pkgimport_lp_sim::{Sim, SimConfig, SimSource, SyntheticSpec};
 
 /// Serve Launchpad's REST wire format from a fixture archive or a synthetic history.
 ///
-/// The API root is http://<listen>/devel/. Control endpoints: POST /_sim/publish
-/// {"package","version","suite"[,"date_created","status"]}, POST /_sim/open-series
-/// {"series"[,"copy_from":[series...],"distribution","date_created"]} (opens a new series and
-/// publishes every package's newest published version of copy_from, default all series,
-/// into it), POST /_sim/faults
+/// The API root is http://<listen>/devel/. Like Launchpad, one lp-sim serves several
+/// distributions: /devel/<distribution>, its /series, each series, and its
+/// /+archive/primary?ws.op=getPublishedSources; files under
+/// /<distribution>/+archive/primary/+sourcefiles/. An archive's manifest.json names suites
+/// as <distribution>/<suite> (ubuntu/noble-updates) or bare (sid: the --distribution),
+/// optional "published" dates per <distribution>/<suite>, and series.json beside it may list
+/// each distribution's series, oldest first, with status and version.
+///
+/// Control endpoints: POST /_sim/publish
+/// {"package","version","suite"[,"distribution","date_created","status"]} (status Pending
+/// or Published), POST /_sim/open-series
+/// {"series"[,"distribution","copy_from":[series...],"date_created"]} (opens a new series in
+/// Active Development and publishes into it every package's newest published version of
+/// copy_from, default all series of the distribution), POST /_sim/faults
 /// {"mode":"ok|down|flaky|truncated_json|html_body|wrong_content_type|foreign_next_link|
 /// foreign_file_urls|file_scheme_urls|foreign_redirect|wrong_package_name",
-/// "error_rate","status","retry_after","delay_ms"}, GET /_sim/stats. The last four modes
-/// fake hostile answers for the importer's tests. Stops cleanly on SIGTERM or SIGINT.
+/// "error_rate","status","retry_after","delay_ms"}, GET /_sim/faults, GET /_sim/stats
+/// (counts by route and status, and by distribution), POST /_sim/stats/reset. A request
+/// that names no distribution acts on --distribution. The last four fault modes fake
+/// hostile answers for the importer's tests. Stops cleanly on SIGTERM or SIGINT.
 #[derive(Parser, Debug)]
 #[command(version, after_help = package_importer::exit_code_help())]
 struct Args {
-    /// Archive directory: manifest.json plus one folder of source files per package
+    /// Archive directory: manifest.json, optionally series.json, and one folder of source
+    /// files per package
     #[arg(
         long,
         value_name = "DIR",
@@ -35,19 +47,29 @@ struct Args {
     /// Serve a generated history of N packages instead of an archive
     #[arg(long, value_name = "N", requires = "series")]
     synthetic: Option<u32>,
-    /// Number of series of the synthetic history
+    /// Number of series of each distribution of the synthetic history
     #[arg(long, value_name = "K", requires = "synthetic")]
     series: Option<u16>,
     /// Versions (publications) per synthetic package
     #[arg(long, value_name = "V", default_value_t = 1, requires = "synthetic")]
     versions: u32,
+    /// Distributions of the synthetic history, each publishing every package in K series
+    /// of its own [default: the --distribution]
+    #[arg(
+        long,
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        requires = "synthetic"
+    )]
+    distributions: Vec<String>,
     /// Address to listen on; port 0 picks a free port
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Write the bound port to FILE once listening
     #[arg(long, value_name = "FILE")]
     port_file: Option<PathBuf>,
-    /// Distribution name in URLs
+    /// The default distribution: an archive's bare suites, and control requests that name
+    /// none
     #[arg(long, value_name = "NAME", default_value = "debian")]
     distribution: String,
     /// Seed of all randomness (fault injection)
@@ -69,6 +91,7 @@ fn run(args: Args) -> Result<Exit, Failure> {
             packages,
             series,
             versions: args.versions,
+            distributions: args.distributions,
         }),
         _ => {
             let e = anyhow::anyhow!("give --archive DIR or --synthetic N --series K");

@@ -169,6 +169,7 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     import_ok(env, "hello");
     let before = env.remote_refs("hello");
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.12.3-1".into(),
         suite: "forky".into(),
@@ -202,6 +203,7 @@ fn a_lost_work_repository_is_refilled_from_the_remote(env: &TestEnv) {
     import_ok(env, "hello");
     std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.12.3-1".into(),
         suite: "forky".into(),
@@ -276,6 +278,7 @@ fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
 
     // A new upload to sid must not be pushed over the tampering.
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.10-3".into(),
         suite: "sid".into(),
@@ -508,22 +511,16 @@ fn every_imported_tree_equals_dpkg_source_output() {
     for p in PACKAGES {
         import_ok(&env, p);
     }
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("debian/manifest.json")).unwrap())
-            .unwrap();
     let run = |cmd: &mut std::process::Command| {
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let mut checked = 0;
-    for (package, versions) in manifest.as_object().unwrap() {
-        for version in versions.as_object().unwrap().keys() {
-            let bare = version.split_once(':').map_or(version.as_str(), |(_, v)| v);
-            let dsc = fixtures()
-                .join("debian")
-                .join(package)
-                .join(format!("{package}_{bare}.dsc"));
+    // Debian's versions: the distribution the tests configure.
+    for (package, versions) in debian_fixture_versions() {
+        for version in &versions {
+            let dsc = fixture_dsc(&package, version);
             let work = tempfile::tempdir().unwrap();
             let dest = work.path().join("src");
             run(std::process::Command::new("dpkg-source")
@@ -620,10 +617,8 @@ fn a_file_shared_by_versions_is_downloaded_once() {
     let sim = env.start_sim();
     import_ok(&env, "hello");
     // hello 2.10-2 and 2.10-3 share hello_2.10.orig.tar.gz (and its .asc): every file of
-    // the package's folder is fetched exactly once.
-    let files = std::fs::read_dir(fixtures().join("debian/hello"))
-        .unwrap()
-        .count() as u64;
+    // the package's Debian versions is fetched exactly once.
+    let files = debian_fixture_files("hello").len() as u64;
     assert_eq!(
         sim.stats().count("librarian", 200),
         files,

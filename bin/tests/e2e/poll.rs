@@ -83,6 +83,7 @@ fn first_run_without_initial_starts_from_launchpads_now() {
     );
     assert_eq!(watermarks(&env).len(), 4);
     sim.publish(&Publish {
+        distribution: None,
         package: "hello".into(),
         version: "2.10-3".into(),
         suite: "sid".into(),
@@ -108,6 +109,7 @@ fn a_new_publication_is_enqueued_once() {
     drain(&env);
     let before = watermarks(&env);
     sim.publish(&Publish {
+        distribution: None,
         package: "tgt".into(),
         version: "1:1.0.85-1+deb12u1".into(),
         suite: "sid".into(),
@@ -116,6 +118,7 @@ fn a_new_publication_is_enqueued_once() {
     })
     .ok();
     sim.publish(&Publish {
+        distribution: None,
         package: "libcap2".into(),
         version: "1:2.78-1".into(),
         suite: "trixie".into(),
@@ -175,6 +178,7 @@ fn a_late_backdated_publication_inside_the_skew_window_is_caught() {
         .with_timezone(&Utc);
     // Appears now, but claims to be 5 minutes older than the newest one already seen.
     sim.publish(&Publish {
+        distribution: None,
         package: "authbind".into(),
         version: "2.1.3".into(),
         suite: "sid".into(),
@@ -184,6 +188,7 @@ fn a_late_backdated_publication_inside_the_skew_window_is_caught() {
     .unwrap();
     // And one outside the 10-minute window, which the skew cannot cover.
     sim.publish(&Publish {
+        distribution: None,
         package: "intel2gas".into(),
         version: "1.3.3-17".into(),
         suite: "sid".into(),

@@ -20,7 +20,7 @@ use pkgimport_lp_sim::{
 
 /// The project's Debian fixture archive.
 fn fixture_archive() -> PathBuf {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debian");
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/archive");
     assert!(
         local.join("manifest.json").exists(),
         "no fixture archive at {}",
@@ -75,7 +75,7 @@ impl Recorder {
 
 fn start(source: Option<SimSource>) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("debian");
+    let archive = dir.path().join("archive");
     copy_dir(&fixture_archive(), &archive);
     let sim = Sim::start(SimConfig {
         source: source.unwrap_or_else(|| SimSource::Archive(archive.clone())),
@@ -126,7 +126,8 @@ impl Env {
     }
 }
 
-/// (name, version, series, pocket) for every suite of every version in the manifest.
+/// (name, version, series, pocket) for every Debian suite (a bare one; the others are
+/// `<distribution>/<suite>`) of every version in the manifest.
 fn manifest_history(archive: &Path) -> BTreeSet<(String, String, String, String)> {
     let text = std::fs::read_to_string(archive.join("manifest.json")).unwrap();
     let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -135,6 +136,9 @@ fn manifest_history(archive: &Path) -> BTreeSet<(String, String, String, String)
         for (version, entry) in versions.as_object().unwrap() {
             for suite in entry["suites"].as_array().unwrap() {
                 let suite = suite.as_str().unwrap();
+                if suite.contains('/') {
+                    continue;
+                }
                 let (series, pocket) = match suite.split_once('-') {
                     Some((s, p)) => (s, format!("{}{}", p[..1].to_uppercase(), &p[1..])),
                     None => (suite, "Release".to_owned()),
@@ -720,6 +724,7 @@ fn published_versions_appear_and_unpublished_ones_do_not() {
     let link = env
         .sim
         .publish(&Publish {
+            distribution: None,
             package: "hello".into(),
             version: "2.10-4".into(),
             suite: "sid".into(),
@@ -860,6 +865,7 @@ fn synthetic_history_pages_fast_and_its_packages_are_real() {
         packages,
         series: 10,
         versions: 1,
+        distributions: Vec::new(),
     })));
     let client = env.client(300, 3);
     let series = client.distro_series("debian").unwrap();

@@ -1,11 +1,19 @@
-//! Reads a fixture archive: `manifest.json`, the `.dsc` files, and changelog dates.
+//! Reads a fixture archive: `manifest.json`, `series.json`, the `.dsc` files, and changelog
+//! dates.
 //!
-//! The layout is that of `fixtures/debian/`: `manifest.json` maps package -> version ->
-//! `{format, suites}`, and each package has a folder with its `.dsc` and the files it
-//! lists. A publication's `date_created` must be deterministic and plausible, so it comes
-//! from the version's own `debian/changelog` trailer, read from the debian tarball, the
-//! native tarball or the `.diff.gz` (gzip or xz). When no changelog can be read,
-//! [`fallback_date`] derives a fixed date from a hash of name and version.
+//! The layout is that of `fixtures/archive/`: `manifest.json` maps package -> version ->
+//! `{format, suites, published}`, and each package has a folder with its `.dsc` and the
+//! files it lists. A suite is `<distribution>/<suite>` (`ubuntu/noble-updates`) or a bare
+//! suite of the default distribution (`sid`). A publication's `date_created` must be
+//! deterministic and plausible, so unless `published` gives it (keyed by
+//! `<distribution>/<suite>`), it comes from the version's own `debian/changelog` trailer,
+//! read from the debian tarball, the native tarball or the `.diff.gz` (gzip or xz). When no
+//! changelog can be read, [`fallback_date`] derives a fixed date from a hash of name and
+//! version.
+//!
+//! The optional `series.json` lists each distribution's series, oldest first, with
+//! Launchpad's status and the version: `{"ubuntu": [{"name": "jammy", "version": "22.04",
+//! "status": "Supported"}, ...]}`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -27,6 +35,9 @@ pub(crate) struct ManifestVersion {
     )]
     pub(crate) format: Option<String>,
     pub(crate) suites: Vec<String>,
+    /// `<distribution>/<suite>` -> the `date_created` of that publication (ISO 8601).
+    #[serde(default)]
+    pub(crate) published: BTreeMap<String, String>,
 }
 
 /// `manifest.json`: package -> version -> entry.
@@ -37,6 +48,32 @@ pub(crate) fn load_manifest(dir: &Path) -> Result<Manifest, String> {
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
+}
+
+/// One series of `series.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListedSeries {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+    pub(crate) status: String,
+}
+
+/// `series.json`: distribution -> its series, oldest first.
+pub(crate) type SeriesFile = BTreeMap<String, Vec<ListedSeries>>;
+
+/// Reads `series.json` beside the manifest, if there is one.
+pub(crate) fn load_series_file(dir: &Path) -> Result<Option<SeriesFile>, String> {
+    let path = dir.join("series.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("parsing {}: {e}", path.display()))
 }
 
 /// A file of a source package on disk.

@@ -6,16 +6,37 @@
 //! history, lets tests publish new versions and inject faults over HTTP or through
 //! [`SimHandle`], and counts every request.
 //!
+//! Like Launchpad, one simulator serves several distributions from one archive: each has
+//! its resources under `/devel/<distribution>` (the distribution, `series`, each series,
+//! `+archive/primary` with `getPublishedSources`) and its files under
+//! `/<distribution>/+archive/primary/+sourcefiles/...`. An archive's distributions are those
+//! its `manifest.json` and `series.json` name, plus [`SimConfig::distribution`], the
+//! default one, which bare suites (`sid`) and control requests naming none belong to; a
+//! synthetic history's are [`SyntheticSpec::distributions`].
+//!
+//! The control endpoints, over HTTP (JSON bodies) and through [`SimHandle`]:
+//!
+//! | endpoint | body | does |
+//! |---|---|---|
+//! | `POST /_sim/publish` | `{"package", "version", "suite"[, "distribution", "date_created", "status"]}` | adds a publication of a version whose files are in the archive (or a synthetic `1.<n>`); `status` `Pending` (default) or `Published`, which supersedes older ones; answers 201 with the publication |
+//! | `POST /_sim/open-series` | `{"series"[, "distribution", "copy_from", "date_created"]}` | opens a new series in `Active Development`, copying into it every package's newest published version of `copy_from` (default: every series of the distribution); answers 201 with `{"series", "copied"}` |
+//! | `POST /_sim/faults` | [`FaultSettings`] | sets the faults injected from now on |
+//! | `GET /_sim/faults` | | the fault settings in force |
+//! | `GET /_sim/stats` | | [`SimStats`]: request counts by route and status, and by distribution |
+//! | `POST /_sim/stats/reset` | | zeroes the counts |
+//!
 //! ```no_run
 //! use pkgimport_lp_sim::{Sim, SimConfig, SimSource};
 //! let sim = Sim::start(SimConfig {
-//!     source: SimSource::Archive("fixtures/debian".into()),
+//!     // Debian and Ubuntu: bare suites in the manifest are Debian's.
+//!     source: SimSource::Archive("fixtures/archive".into()),
 //!     distribution: "debian".into(),
 //!     listen: "127.0.0.1:0".parse().unwrap(),
 //!     seed: 1,
 //!     threads: 4,
 //! })?;
 //! println!("{}", sim.api_root()); // http://127.0.0.1:<port>/devel/
+//! // .../devel/ubuntu/+archive/primary?ws.op=getPublishedSources serves Ubuntu's.
 //! sim.shutdown();
 //! # Ok::<(), pkgimport_lp_sim::SimError>(())
 //! ```
@@ -44,14 +65,14 @@ pub use faults::{FaultMode, FaultSettings};
 pub use server::SimStats;
 pub use synthetic::SyntheticSpec;
 
-use catalogue::{Catalogue, Status};
-use render::LinkBase;
+use catalogue::Catalogue;
 use server::{FaultState, Shared};
 
 /// Where the simulated history comes from.
 #[derive(Debug, Clone)]
 pub enum SimSource {
-    /// A directory with the layout of `fixtures/debian/`.
+    /// A directory with the layout of `fixtures/archive/`: `manifest.json`, an optional
+    /// `series.json`, and a folder of files per package.
     Archive(PathBuf),
     /// A generated history.
     Synthetic(SyntheticSpec),
@@ -62,7 +83,8 @@ pub enum SimSource {
 pub struct SimConfig {
     /// The history to serve.
     pub source: SimSource,
-    /// The distribution name in URLs (`debian`).
+    /// The default distribution (`debian`): the one of an archive's bare suites, of
+    /// control requests that name none, and of a synthetic history that names none.
     pub distribution: String,
     /// Address to bind; port 0 picks a free port.
     pub listen: SocketAddr,
@@ -99,11 +121,13 @@ pub enum SimError {
 /// A publication to add through [`SimHandle::publish`] (or `POST /_sim/publish`).
 #[derive(Debug, Clone)]
 pub struct Publish {
+    /// The distribution; `None` means the default one.
+    pub distribution: Option<String>,
     /// Source package name.
     pub package: String,
     /// Version, epoch included; its files must be in the package's folder.
     pub version: String,
-    /// Suite such as `sid` or `bookworm-security`.
+    /// Suite of the distribution, such as `sid` or `bookworm-security`.
     pub suite: String,
     /// Backdate the publication; `None` means now.
     pub date_created: Option<DateTime<Utc>>,
@@ -114,9 +138,12 @@ pub struct Publish {
 /// A series to open through [`SimHandle::open_series`] (or `POST /_sim/open-series`).
 #[derive(Debug, Clone)]
 pub struct OpenSeries {
-    /// The new series, such as `forky`; it must not exist yet.
+    /// The distribution; `None` means the default one.
+    pub distribution: Option<String>,
+    /// The new series, such as `forky`; it must not exist yet in the distribution.
     pub series: String,
-    /// The series whose packages are copied; empty means every existing series.
+    /// The series whose packages are copied; empty means every existing series of the
+    /// distribution.
     pub copy_from: Vec<String>,
     /// When the copies are created (one microsecond apart); `None` means now.
     pub date_created: Option<DateTime<Utc>>,
@@ -131,11 +158,12 @@ impl Sim {
     /// Returns once the socket is listening, so the port is ready to use.
     pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let catalogue = match &config.source {
-            SimSource::Archive(dir) => Catalogue::from_archive(dir),
-            SimSource::Synthetic(spec) => Catalogue::synthetic(*spec),
+            SimSource::Archive(dir) => Catalogue::from_archive(dir, &config.distribution),
+            SimSource::Synthetic(spec) => Catalogue::synthetic(spec.clone(), &config.distribution),
         }
         .map_err(SimError::Load)?;
         let publications = catalogue.rows.len();
+        let distributions = catalogue.distributions.clone();
         let bind_error = |message: String| SimError::Bind {
             addr: config.listen,
             message,
@@ -158,7 +186,7 @@ impl Sim {
         })?;
         let shared = Arc::new(Shared {
             catalogue: RwLock::new(catalogue),
-            distro: config.distribution.clone(),
+            distributions: distributions.clone(),
             faults: Mutex::new(FaultState {
                 settings: FaultSettings::default(),
                 rng: StdRng::seed_from_u64(config.seed),
@@ -190,8 +218,8 @@ impl Sim {
             }
         }
         log::info!(
-            "lp-sim listening addr={addr} distribution={} publications={publications}",
-            config.distribution
+            "lp-sim listening addr={addr} distributions={} publications={publications}",
+            distributions.join(",")
         );
         Ok(SimHandle {
             addr,
@@ -272,42 +300,25 @@ impl SimHandle {
             .settings
     }
 
-    /// Adds a publication (as `POST /_sim/publish`) and returns its `self_link`.
-    pub fn publish(&self, publish: &Publish) -> Result<String, SimError> {
-        let base = LinkBase {
-            origin: self.base_url(),
-            api_version: "devel".into(),
-            distro: self.shared.distro.clone(),
-        };
-        let status = if publish.published {
-            Status::Published
-        } else {
-            Status::Pending
-        };
-        server::publish(
-            &self.shared,
-            &base,
-            &publish.package,
-            &publish.version,
-            &publish.suite,
-            publish.date_created,
-            status,
-        )
-        .map(|(_, json)| json["self_link"].as_str().unwrap_or_default().to_owned())
-        .map_err(|(status, message)| SimError::Refused { status, message })
+    /// The distributions served, the default one first.
+    pub fn distributions(&self) -> &[String] {
+        &self.shared.distributions
     }
 
-    /// Opens a new series (as `POST /_sim/open-series`): every package's highest published
-    /// version in `copy_from` is copied into its Release pocket, status `Published`, with a
-    /// fresh `date_created`. Returns how many publications were created.
+    /// Adds a publication (as `POST /_sim/publish`) and returns its `self_link`.
+    pub fn publish(&self, publish: &Publish) -> Result<String, SimError> {
+        server::publish(&self.shared, &self.base_url(), publish)
+            .map(|(_, json)| json["self_link"].as_str().unwrap_or_default().to_owned())
+            .map_err(|(status, message)| SimError::Refused { status, message })
+    }
+
+    /// Opens a new series (as `POST /_sim/open-series`), in `Active Development`: every
+    /// package's highest published version in `copy_from` is copied into its Release
+    /// pocket, status `Published`, with a fresh `date_created`. Returns how many
+    /// publications were created.
     pub fn open_series(&self, open: &OpenSeries) -> Result<usize, SimError> {
-        server::open_series(
-            &self.shared,
-            &open.series,
-            &open.copy_from,
-            open.date_created,
-        )
-        .map_err(|(status, message)| SimError::Refused { status, message })
+        server::open_series(&self.shared, open)
+            .map_err(|(status, message)| SimError::Refused { status, message })
     }
 
     /// Request counts so far (as `GET /_sim/stats`).
@@ -348,76 +359,4 @@ impl Drop for SimHandle {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-
-    use super::*;
-
-    fn start(packages: u32, series: u16) -> SimHandle {
-        Sim::start(SimConfig {
-            source: SimSource::Synthetic(SyntheticSpec {
-                packages,
-                series,
-                versions: 1,
-            }),
-            distribution: "debian".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            seed: 1,
-            threads: 2,
-        })
-        .unwrap()
-    }
-
-    /// POSTs `body` to `path` and returns the status line and body of the answer.
-    fn post(sim: &SimHandle, path: &str, body: &str) -> String {
-        let mut stream = std::net::TcpStream::connect(sim.addr()).unwrap();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            sim.addr(),
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        answer
-    }
-
-    #[test]
-    fn open_series_over_http_and_through_the_handle() {
-        let sim = start(6, 2);
-        let answer = post(
-            &sim,
-            "/_sim/open-series",
-            r#"{"distribution":"debian","series":"forky","copy_from":["sid"]}"#,
-        );
-        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-        let body: serde_json::Value =
-            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        assert_eq!(body, serde_json::json!({"series": "forky", "copied": 3}));
-        // The series exists now, so opening it again is refused; so is another distribution.
-        let again = post(&sim, "/_sim/open-series", r#"{"series":"forky"}"#);
-        assert!(again.starts_with("HTTP/1.1 400"), "{again}");
-        let ubuntu = post(
-            &sim,
-            "/_sim/open-series",
-            r#"{"distribution":"ubuntu","series":"noble"}"#,
-        );
-        assert!(ubuntu.starts_with("HTTP/1.1 400"), "{ubuntu}");
-
-        let open = OpenSeries {
-            series: "series7".into(),
-            copy_from: Vec::new(),
-            date_created: None,
-        };
-        assert_eq!(sim.open_series(&open).unwrap(), 6);
-        assert!(matches!(
-            sim.open_series(&open),
-            Err(SimError::Refused { status: 400, .. })
-        ));
-        let cat = sim.shared.catalogue.read().unwrap();
-        let names: Vec<&str> = cat.series.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["sid", "forky", "trixie", "series7"]);
-        assert_eq!(cat.rows.len(), 6 + 3 + 6);
-    }
-}
+mod tests;

@@ -17,7 +17,7 @@ pub(crate) struct LinkBase {
     pub(crate) origin: String,
     /// `devel`, `1.0` or `beta`.
     pub(crate) api_version: String,
-    /// `debian`.
+    /// The distribution the links are under: `debian`, `ubuntu`.
     pub(crate) distro: String,
 }
 
@@ -199,11 +199,12 @@ pub(crate) fn series(base: &LinkBase, cat: &Catalogue, index: usize) -> SeriesJs
     let link = base.series_link(&s.name);
     let display = capitalise(&s.name);
     let distro_display = capitalise(&base.distro);
-    let active = matches!(
-        s.status,
-        "Active Development" | "Pre-release Freeze" | "Current Stable Release" | "Supported"
-    );
-    let supported = matches!(s.status, "Current Stable Release" | "Supported");
+    // The next older series of the same distribution.
+    let previous = cat
+        .series
+        .get(index + 1)
+        .filter(|p| p.distro == s.distro)
+        .map(|p| base.series_link(&p.name));
     let component_names = if base.distro == "ubuntu" {
         vec!["main", "restricted", "universe", "multiverse"]
     } else {
@@ -212,7 +213,7 @@ pub(crate) fn series(base: &LinkBase, cat: &Catalogue, index: usize) -> SeriesJs
     SeriesJson {
         web_link: format!("{}/{}/{}", base.origin, base.distro, s.name),
         resource_type_link: format!("{}/#distro_series", base.api()),
-        active,
+        active: s.active(),
         active_milestones_collection_link: format!("{link}/active_milestones"),
         advertise_by_hash: true,
         all_milestones_collection_link: format!("{link}/all_milestones"),
@@ -240,7 +241,7 @@ pub(crate) fn series(base: &LinkBase, cat: &Catalogue, index: usize) -> SeriesJs
         nominatedarchindep_link: None,
         official_bug_tags: Vec::new(),
         owner_link: base.person_link("example-release-team"),
-        previous_series_link: cat.series.get(index + 1).map(|p| base.series_link(&p.name)),
+        previous_series_link: previous,
         proposed_not_automatic: false,
         publish_by_hash: true,
         publish_i18n_index: true,
@@ -249,7 +250,7 @@ pub(crate) fn series(base: &LinkBase, cat: &Catalogue, index: usize) -> SeriesJs
         strict_supported_component_dependencies: true,
         suite_names: vec!["Release", "Security", "Updates", "Proposed", "Backports"],
         summary: format!("{distro_display} {display}."),
-        supported,
+        supported: s.supported(),
         title: format!("The {display} series"),
         translations_usage: "Unknown",
         valid_specifications_collection_link: format!("{link}/valid_specifications"),

@@ -1,9 +1,13 @@
-//! A generated history for scale tests: N packages over K series, V versions each.
+//! A generated history for scale tests: N packages over K series, V versions each, in each
+//! of D distributions.
 //!
-//! Package `j` is `synth-<j>` (zero-padded), lives in series `j % K`, and has versions
-//! `1.0`, `1.1`, …, `1.<V-1>`. Publication `(j, v)` is created at
-//! `2024-01-01T00:00:00Z + (v*N + j) minutes` (plus deterministic microseconds), so ids and
-//! dates increase together and a whole history is pure arithmetic on `(j, v)`.
+//! Package `j` is `synth-<j>` (zero-padded), lives in series `j % K` of every distribution,
+//! and has versions `1.0`, `1.1`, …, `1.<V-1>`. Publication `(j, v)` of distribution `d`
+//! is created at `2024-01-01T00:00:00Z + ((v*N + j)*D + d) minutes` (plus deterministic
+//! microseconds), so ids and dates increase together and a whole history is pure arithmetic
+//! on `(j, v, d)`. Series names are realistic (`series_names`): Debian's codenames newest
+//! first, starting with `sid`; Ubuntu's supported releases, starting with the development
+//! series.
 //!
 //! Every version is a real, tiny, valid `3.0 (native)` source package: a `.dsc` with correct
 //! `Checksums-Sha1`, `Checksums-Sha256` and `Files`, and a `.tar.gz` holding
@@ -22,14 +26,19 @@ use crate::archive::{fnv1a, hex};
 use crate::time::changelog_date;
 
 /// The shape of a synthetic history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntheticSpec {
     /// N: number of packages.
     pub packages: u32,
-    /// K: number of series.
+    /// K: number of series of each distribution.
     pub series: u16,
-    /// V: versions per package (each one publication).
+    /// V: versions per package (each one publication per distribution).
     pub versions: u32,
+    /// The distributions, each publishing every package in its own K series; empty means
+    /// only the simulator's default distribution ([`SimConfig::distribution`]).
+    ///
+    /// [`SimConfig::distribution`]: crate::SimConfig::distribution
+    pub distributions: Vec<String>,
 }
 
 pub(crate) const MAINTAINER: &str = "Synthetic Maintainer <synthetic@example.invalid>";
@@ -52,21 +61,33 @@ impl SyntheticSpec {
         digits.parse().ok().filter(|j| *j < self.packages)
     }
 
+    /// The position of package `j`'s series among its distribution's, newest first.
     pub(crate) fn series_of(&self, j: u32) -> u16 {
         (j % u32::from(self.series.max(1))) as u16
     }
 
-    /// `date_created` of version `v` of package `j`.
-    pub(crate) fn date_created(&self, j: u32, v: u32) -> DateTime<Utc> {
-        let ordinal = i64::from(v) * i64::from(self.packages) + i64::from(j);
-        let micros = (fnv1a(format!("{j}/{v}").as_bytes()) % 1_000_000) as i64;
+    /// D: the number of distributions (at least one).
+    pub(crate) fn distribution_count(&self) -> u32 {
+        self.distributions.len().max(1) as u32
+    }
+
+    /// `date_created` of version `v` of package `j` in the `d`-th distribution.
+    pub(crate) fn date_created(&self, j: u32, v: u32, d: u32) -> DateTime<Utc> {
+        let ordinal = (i64::from(v) * i64::from(self.packages) + i64::from(j))
+            * i64::from(self.distribution_count())
+            + i64::from(d);
+        let seed = match d {
+            0 => format!("{j}/{v}"),
+            d => format!("{j}/{v}/{d}"),
+        };
+        let micros = (fnv1a(seed.as_bytes()) % 1_000_000) as i64;
         base_date() + Duration::minutes(ordinal) + Duration::microseconds(micros)
     }
 
-    /// The changelog date of version `v` of package `j`: an hour before its publication,
-    /// whole seconds.
+    /// The changelog date of version `v` of package `j`: an hour before its first
+    /// publication, whole seconds.
     fn changelog_time(&self, j: u32, v: u32) -> DateTime<Utc> {
-        let t = self.date_created(j, v) - Duration::hours(1);
+        let t = self.date_created(j, v, 0) - Duration::hours(1);
         Utc.timestamp_opt(t.timestamp(), 0).single().unwrap_or(t)
     }
 }
@@ -91,26 +112,33 @@ pub(crate) fn version_index(version: &str) -> Option<u32> {
     v.parse().ok()
 }
 
-/// Series names: Debian codenames newest first, then `series<k>`.
-pub(crate) fn series_names(count: u16) -> Vec<String> {
-    const NAMES: [&str; 10] = [
+/// The series names of a synthetic `distro`, newest first: for Ubuntu the series Launchpad
+/// supports (development, stable, then the LTS releases), for any other distribution
+/// Debian's codenames from `sid`; `series<k>` beyond the list.
+pub(crate) fn series_names(distro: &str, count: u16) -> Vec<String> {
+    const DEBIAN: [&str; 10] = [
         "sid", "trixie", "bookworm", "bullseye", "buster", "stretch", "jessie", "wheezy",
         "squeeze", "lenny",
     ];
+    const UBUNTU: [&str; 8] = [
+        "resolute", "questing", "noble", "jammy", "focal", "bionic", "xenial", "trusty",
+    ];
+    let names: &[&str] = if distro == "ubuntu" { &UBUNTU } else { &DEBIAN };
     (0..usize::from(count))
         .map(|k| {
-            NAMES
+            names
                 .get(k)
                 .map_or_else(|| format!("series{k}"), |n| (*n).to_owned())
         })
         .collect()
 }
 
-/// The series package `j` lives in (named in its changelog), stable even when
-/// `/_sim/publish` adds series.
+/// The series package `j` lives in in the first distribution, named in its changelog;
+/// stable even when `/_sim/publish` adds series.
 pub(crate) fn home_series_name(spec: &SyntheticSpec, j: u32) -> String {
     let k = spec.series_of(j);
-    series_names(spec.series)
+    let distro = spec.distributions.first().map_or("debian", String::as_str);
+    series_names(distro, spec.series)
         .into_iter()
         .nth(usize::from(k))
         .unwrap_or_else(|| format!("series{k}"))
@@ -246,34 +274,50 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    const SPEC: SyntheticSpec = SyntheticSpec {
-        packages: 100_000,
-        series: 10,
-        versions: 3,
-    };
+    fn spec() -> SyntheticSpec {
+        SyntheticSpec {
+            packages: 100_000,
+            series: 10,
+            versions: 3,
+            distributions: Vec::new(),
+        }
+    }
 
     #[test]
     fn names_and_versions_round_trip() {
-        assert_eq!(SPEC.package_name(42), "synth-000042");
-        assert_eq!(SPEC.package_index("synth-000042"), Some(42));
-        assert_eq!(SPEC.package_index("synth-42"), None);
-        assert_eq!(SPEC.package_index("synth-100000"), None);
+        let spec = spec();
+        assert_eq!(spec.package_name(42), "synth-000042");
+        assert_eq!(spec.package_index("synth-000042"), Some(42));
+        assert_eq!(spec.package_index("synth-42"), None);
+        assert_eq!(spec.package_index("synth-100000"), None);
         assert_eq!(version_index(&version_string(7)), Some(7));
         assert_eq!(version_index("1.07"), None);
         assert_eq!(version_index("2.0"), None);
-        assert_eq!(series_names(12)[11], "series11");
+        assert_eq!(series_names("debian", 12)[11], "series11");
+        assert_eq!(series_names("debian", 2), ["sid", "trixie"]);
+        assert_eq!(series_names("ubuntu", 3), ["resolute", "questing", "noble"]);
     }
 
     #[test]
     fn dates_follow_ids() {
-        assert!(SPEC.date_created(99_999, 0) < SPEC.date_created(0, 1));
-        assert!(SPEC.date_created(1, 0) < SPEC.date_created(2, 0));
+        let spec = spec();
+        assert!(spec.date_created(99_999, 0, 0) < spec.date_created(0, 1, 0));
+        assert!(spec.date_created(1, 0, 0) < spec.date_created(2, 0, 0));
+        // With two distributions, each publication of (j, v) follows the other's.
+        let two = SyntheticSpec {
+            distributions: vec!["debian".into(), "ubuntu".into()],
+            ..spec
+        };
+        assert!(two.date_created(1, 0, 0) < two.date_created(1, 0, 1));
+        assert!(two.date_created(1, 0, 1) < two.date_created(2, 0, 0));
+        assert!(two.date_created(99_999, 0, 1) < two.date_created(0, 1, 0));
     }
 
     #[test]
     fn generated_package_is_deterministic_and_consistent() {
-        let a = generate(&SPEC, 5, 2, "bookworm");
-        let b = generate(&SPEC, 5, 2, "bookworm");
+        let spec = spec();
+        let a = generate(&spec, 5, 2, "bookworm");
+        let b = generate(&spec, 5, 2, "bookworm");
         assert_eq!(a.tar, b.tar);
         assert_eq!(a.dsc, b.dsc);
         let dsc = String::from_utf8(a.dsc.clone()).unwrap();
@@ -297,6 +341,6 @@ mod tests {
         assert!(changelog.starts_with("synth-000005 (1.2) bookworm; urgency=medium"));
         assert_eq!(changelog.matches("\n -- ").count(), 3);
         let top = crate::archive::first_trailer_date(&changelog).unwrap();
-        assert_eq!(top.timestamp(), SPEC.changelog_time(5, 2).timestamp());
+        assert_eq!(top.timestamp(), spec.changelog_time(5, 2).timestamp());
     }
 }

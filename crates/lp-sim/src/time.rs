@@ -49,6 +49,15 @@ pub(crate) fn parse_datetime_param(value: &str) -> Result<DateTime<Utc>, DatePar
     Ok(naive.and_utc())
 }
 
+/// Parses a date given to lp-sim (a manifest's `published`, a control request's
+/// `date_created`): RFC 3339 with any offset, or Launchpad's parameter spellings.
+pub(crate) fn parse_any_date(value: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    parse_datetime_param(value).map_err(|_| format!("bad date {value:?}"))
+}
+
 /// Splits `…Z`, `…+HH:MM`, `…-HHMM` into the naive part and the offset in minutes.
 fn split_offset(text: &str) -> Result<(&str, i32), DateParamError> {
     if let Some(naive) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {

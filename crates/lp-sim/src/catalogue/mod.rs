@@ -7,12 +7,19 @@
 //! rules, then id descending). A query walks one order, filters, skips the offset and takes
 //! one more row than the page to know whether a next page exists, as Launchpad does.
 //!
+//! One catalogue holds every distribution of the archive, as Launchpad does: each series
+//! belongs to one distribution, so a publication's distribution is its series'. A version
+//! published in two distributions is two publications, with their own ids and dates, of
+//! the same files.
+//!
 //! This module holds the tables; the rest is by job:
 //! - [`load`]: building the catalogue from a fixture archive or a synthetic history;
-//! - [`series`]: the series table, in Launchpad's order;
+//! - [`series`]: the distribution and series tables, in Launchpad's order;
+//! - [`known`]: the built-in series of Debian and Ubuntu, with their statuses;
 //! - [`publish`]: what the control endpoints add: a publication, a new series;
 //! - [`query`]: `getPublishedSources` filters, the two sorted orders, and paging.
 
+mod known;
 mod load;
 mod publish;
 mod query;
@@ -25,6 +32,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+pub(crate) use known::STATUSES as SERIES_STATUSES;
 pub(crate) use query::{Filter, Order, SeriesFilter};
 pub(crate) use series::Series;
 
@@ -117,6 +125,25 @@ pub(crate) fn split_suite(suite: &str) -> (&str, Pocket) {
     (suite, Pocket::Release)
 }
 
+/// Splits a manifest suite into distribution and suite: `ubuntu/noble-updates` ->
+/// (`ubuntu`, `noble-updates`); a bare suite belongs to `default`.
+pub(crate) fn split_distribution<'a>(suite: &'a str, default: &'a str) -> (&'a str, &'a str) {
+    suite.split_once('/').unwrap_or((default, suite))
+}
+
+/// Series names as lp-sim accepts them: lowercase letters and digits, not empty.
+pub(crate) fn valid_series_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Distribution names as lp-sim accepts them: lowercase letters, digits and inner `-`.
+pub(crate) fn valid_distribution_name(name: &str) -> bool {
+    valid_series_name(&name.replace('-', "")) && !name.starts_with('-') && !name.ends_with('-')
+}
+
 /// Where a version's files come from.
 #[derive(Debug, Clone)]
 pub(crate) enum Files {
@@ -161,6 +188,10 @@ pub(crate) struct Row {
 /// The whole simulated archive.
 #[derive(Debug)]
 pub(crate) struct Catalogue {
+    /// Distribution names; the first is the default one (bare suites, control requests
+    /// that name none).
+    pub(crate) distributions: Vec<String>,
+    /// Every distribution's series, grouped by distribution, each group newest first.
     pub(crate) series: Vec<Series>,
     pub(crate) packages: Vec<Package>,
     package_index: HashMap<String, u32>,
@@ -175,6 +206,8 @@ pub(crate) struct Catalogue {
 /// A request to publish one more version.
 #[derive(Debug, Clone)]
 pub(crate) struct PublishRequest {
+    /// Index into [`Catalogue::distributions`].
+    pub(crate) distro: u16,
     pub(crate) package: String,
     pub(crate) version: String,
     pub(crate) suite: String,
@@ -192,9 +225,10 @@ pub(crate) enum PublishError {
 }
 
 impl Catalogue {
-    /// A catalogue with no series, packages or publications.
-    fn empty() -> Catalogue {
+    /// A catalogue of one distribution with no series, packages or publications.
+    fn empty(distribution: &str) -> Catalogue {
         Catalogue {
+            distributions: vec![distribution.to_owned()],
             series: Vec::new(),
             packages: Vec::new(),
             package_index: HashMap::new(),
@@ -234,5 +268,10 @@ impl Catalogue {
 
     pub(crate) fn version(&self, row: &Row) -> &VersionInfo {
         &self.packages[row.pkg as usize].versions[row.ver as usize]
+    }
+
+    /// The distribution index of a publication.
+    pub(crate) fn distro_of(&self, row: &Row) -> u16 {
+        self.series[row.series as usize].distro
     }
 }

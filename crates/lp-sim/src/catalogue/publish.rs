@@ -6,22 +6,23 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{
     Catalogue, Files, Pocket, PublishError, PublishRequest, Row, Status, VersionInfo, split_suite,
+    valid_series_name,
 };
-use crate::synthetic::{self, SyntheticSpec};
+use crate::synthetic;
 
 impl Catalogue {
     /// Adds a publication (the `/_sim/publish` control endpoint).
     pub(crate) fn publish(&mut self, req: &PublishRequest) -> Result<u64, PublishError> {
         let (series_name, pocket) = split_suite(&req.suite);
-        if series_name.is_empty()
-            || !series_name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
+        if !valid_series_name(series_name) {
             return Err(PublishError::Invalid(format!("bad suite {:?}", req.suite)));
         }
-        let (pkg, ver) = match self.synthetic {
-            Some(spec) => self.synthetic_version(&spec, &req.package, &req.version)?,
+        let synthetic = self
+            .synthetic
+            .as_ref()
+            .map(|spec| spec.package_index(&req.package));
+        let (pkg, ver) = match synthetic {
+            Some(j) => self.synthetic_version(j, &req.package, &req.version)?,
             None => {
                 if !valid_package_name(&req.package) || !valid_version(&req.version) {
                     return Err(PublishError::Invalid(format!(
@@ -33,7 +34,7 @@ impl Catalogue {
                     .map_err(PublishError::Missing)?
             }
         };
-        let series = self.series_index_or_add(series_name);
+        let series = self.series_index_or_add(req.distro, series_name);
         let id = self.next_id;
         self.next_id += 1;
         let published = matches!(req.status, Status::Published);
@@ -66,15 +67,18 @@ impl Catalogue {
         Ok(id)
     }
 
-    /// Opens a new series (the `/_sim/open-series` control endpoint), as a distribution does
-    /// when it starts a release: for every package published in one of `copy_from` (every
-    /// existing series when empty), the highest version among its `Published` rows there is
-    /// copied into the Release pocket of `series`, status `Published`. The copies are
+    /// Opens a new series of distribution `distro` (the `/_sim/open-series` control
+    /// endpoint), as a distribution does when it starts a release: the series is in `Active
+    /// Development`, and for every package published in one of `copy_from` (every existing
+    /// series of the distribution when empty), the highest version among its `Published`
+    /// rows there is copied into the Release pocket of `series`, status `Published`. The
+    /// copies are
     /// created at `date` plus one microsecond per copy, in package order, so ids and dates
     /// increase together and pollers that follow `date_created` see all of them. The
     /// catalogue is re-sorted once, not once per copy. Returns how many were copied.
     pub(crate) fn open_series(
         &mut self,
+        distro: u16,
         series: &str,
         copy_from: &[String],
         date: DateTime<Utc>,
@@ -82,18 +86,18 @@ impl Catalogue {
         if !valid_series_name(series) {
             return Err(PublishError::Invalid(format!("bad series name {series:?}")));
         }
-        if self.series_index(series).is_some() {
+        if self.series_index(distro, series).is_some() {
             return Err(PublishError::Invalid(format!(
                 "series {series} already exists"
             )));
         }
         let sources: Vec<u16> = if copy_from.is_empty() {
-            (0..self.series.len() as u16).collect()
+            self.series_of(distro).map(|i| i as u16).collect()
         } else {
             copy_from
                 .iter()
                 .map(|name| {
-                    self.series_index(name).ok_or_else(|| {
+                    self.series_index(distro, name).ok_or_else(|| {
                         PublishError::Invalid(format!("no series {name} to copy from"))
                     })
                 })
@@ -126,7 +130,9 @@ impl Catalogue {
             .flatten()
             .map(|i| (self.rows[i].pkg, self.rows[i].ver))
             .collect();
-        let target = self.series_index_or_add(series);
+        let mut opened = self.new_series(distro, series);
+        opened.status = "Active Development";
+        let target = self.add_series(opened);
         for (n, (pkg, ver)) in copies.iter().enumerate() {
             let created = date + Duration::microseconds(n as i64);
             self.rows.push(Row {
@@ -146,15 +152,16 @@ impl Catalogue {
         Ok(copies.len())
     }
 
+    /// The indices of version `version` of synthetic package `j` (`None`: not one of the
+    /// history's), added if new.
     fn synthetic_version(
         &mut self,
-        spec: &SyntheticSpec,
+        j: Option<u32>,
         package: &str,
         version: &str,
     ) -> Result<(u32, u32), PublishError> {
-        let j = spec
-            .package_index(package)
-            .ok_or_else(|| PublishError::Missing(format!("no synthetic package {package}")))?;
+        let j =
+            j.ok_or_else(|| PublishError::Missing(format!("no synthetic package {package}")))?;
         let v = synthetic::version_index(version).ok_or_else(|| {
             PublishError::Invalid(format!("synthetic versions look like 1.<n>, not {version}"))
         })?;
@@ -174,14 +181,6 @@ impl Catalogue {
         self.rerank(j);
         Ok((j, ver))
     }
-}
-
-/// Series names as lp-sim accepts them: lowercase letters and digits, not empty.
-fn valid_series_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// Debian source package names: `[a-z0-9][a-z0-9+.-]+`. Also keeps paths inside the archive.

@@ -24,6 +24,8 @@ pub(crate) enum SeriesFilter {
 /// A parsed, validated `getPublishedSources` filter.
 #[derive(Debug, Clone)]
 pub(crate) struct Filter {
+    /// The distribution whose archive is asked: its publications only.
+    pub(crate) distro: u16,
     pub(crate) source_name: Option<String>,
     pub(crate) exact_match: bool,
     pub(crate) version: Option<String>,
@@ -63,6 +65,10 @@ impl Catalogue {
     }
 
     fn matches(&self, f: &Filter, row: &Row) -> bool {
+        // A series of another distribution matches nothing, as on Launchpad.
+        if self.series[row.series as usize].distro != f.distro {
+            return false;
+        }
         if let SeriesFilter::One(s) = f.series
             && row.series != s
         {

@@ -1,7 +1,7 @@
-//! Launchpad's API resources, as lazr.restful serves them: the service root, the
-//! distribution and its series collection, the primary archive and its
-//! `getPublishedSources` (every parameter checked as Launchpad does, errors included), and
-//! one publication with its `sourceFileUrls`.
+//! Launchpad's API resources, as lazr.restful serves them: the service root, each
+//! distribution and its series collection, its primary archive and `getPublishedSources`
+//! (every parameter checked as Launchpad does, errors included), and one publication with
+//! its `sourceFileUrls`.
 
 use serde::Serialize;
 
@@ -16,9 +16,13 @@ pub(super) fn is_api_version(s: &str) -> bool {
     matches!(s, "devel" | "1.0" | "beta")
 }
 
-/// Routes a request under an API version; `rest` is the path after it.
+/// Routes a request under an API version; `rest` is the path after it, and `base` names
+/// the distribution of the path (the default one when it names none this simulator serves).
 pub(super) fn api(shared: &Shared, base: &LinkBase, rest: &[&str], q: &Query, url: &str) -> Answer {
     let distro = base.distro.as_str();
+    let Some(index) = shared.distro_index(distro) else {
+        return Answer::not_found(url);
+    };
     match rest {
         [] | [""] => Answer::json(
             "service_root",
@@ -27,8 +31,8 @@ pub(super) fn api(shared: &Shared, base: &LinkBase, rest: &[&str], q: &Query, ur
                 "resource_type_link": format!("{}/#service-root", base.api()),
             }),
         ),
-        [d] if *d == distro => distribution(shared, base),
-        [d, "series"] if *d == distro => series_collection(shared, base, q, url),
+        [d] if *d == distro => distribution(shared, base, index),
+        [d, "series"] if *d == distro => series_collection(shared, base, index, q, url),
         [d, "+archive", "primary"] if *d == distro => match q.get("ws.op") {
             None => Answer::json(
                 "archive",
@@ -44,15 +48,15 @@ pub(super) fn api(shared: &Shared, base: &LinkBase, rest: &[&str], q: &Query, ur
                     "status": "Active",
                 }),
             ),
-            Some("getPublishedSources") => published_sources(shared, base, q, url),
+            Some("getPublishedSources") => published_sources(shared, base, index, q, url),
             Some(op) => Answer::text("archive", 400, format!("No such operation: {op}")),
         },
         [d, "+archive", "primary", "+sourcepub", id] if *d == distro => {
-            publication_op(shared, base, id, q)
+            publication_op(shared, base, index, id, q)
         }
         [d, name] if *d == distro => {
             let cat = read_catalogue(shared);
-            match cat.series_index(name) {
+            match cat.series_index(index, name) {
                 Some(i) => Answer::json("series", &render::series(base, &cat, usize::from(i))),
                 None => Answer::not_found(url),
             }
@@ -61,9 +65,11 @@ pub(super) fn api(shared: &Shared, base: &LinkBase, rest: &[&str], q: &Query, ur
     }
 }
 
-fn distribution(shared: &Shared, base: &LinkBase) -> Answer {
+fn distribution(shared: &Shared, base: &LinkBase, index: u16) -> Answer {
     let cat = read_catalogue(shared);
-    let current = cat.series.first().map(|s| base.series_link(&s.name));
+    let current = cat
+        .current_series(index)
+        .map(|i| base.series_link(&cat.series[i].name));
     let distro = &base.distro;
     Answer::json(
         "distribution",
@@ -84,17 +90,19 @@ fn distribution(shared: &Shared, base: &LinkBase) -> Answer {
     )
 }
 
-fn series_collection(shared: &Shared, base: &LinkBase, q: &Query, url: &str) -> Answer {
+fn series_collection(shared: &Shared, base: &LinkBase, index: u16, q: &Query, url: &str) -> Answer {
     let paging = match params::paging(q) {
         Ok(p) => p,
         Err(e) => return Answer::text("series_collection", 400, e),
     };
     let cat = read_catalogue(shared);
-    let total = cat.series.len();
+    let all: Vec<usize> = cat.series_of(index).collect();
+    let total = all.len();
     let end = (paging.start + paging.size).min(total);
     let start = paging.start.min(total);
-    let entries: Vec<_> = (start..end)
-        .map(|i| render::series(base, &cat, i))
+    let entries: Vec<_> = all[start..end]
+        .iter()
+        .map(|&i| render::series(base, &cat, i))
         .collect();
     let (next, prev) = render::page_links(
         url,
@@ -122,8 +130,9 @@ const STATUS_TITLES: [&str; 5] = ["Pending", "Published", "Superseded", "Deleted
 
 const POCKET_TITLES: [&str; 5] = ["Release", "Security", "Updates", "Proposed", "Backports"];
 
-/// Parses every `getPublishedSources` parameter; all errors, one per line, as Launchpad.
-fn parse_filter(cat: &Catalogue, base: &LinkBase, q: &Query) -> Result<Filter, String> {
+/// Parses every `getPublishedSources` parameter of the archive of distribution `index`;
+/// all errors, one per line, as Launchpad.
+fn parse_filter(cat: &Catalogue, base: &LinkBase, index: u16, q: &Query) -> Result<Filter, String> {
     let mut errors = Vec::new();
     let mut take = |r: Result<Option<String>, String>| r.map_err(|e| errors.push(e)).ok().flatten();
     let source_name = take(params::text(q, "source_name"));
@@ -179,6 +188,7 @@ fn parse_filter(cat: &Catalogue, base: &LinkBase, q: &Query) -> Result<Filter, S
         Order::NameThenVersion
     };
     Ok(Filter {
+        distro: index,
         source_name,
         exact_match,
         version,
@@ -191,7 +201,8 @@ fn parse_filter(cat: &Catalogue, base: &LinkBase, q: &Query) -> Result<Filter, S
     })
 }
 
-/// Dereferences a `distro_series` URL: absolute on this host, or relative to the root.
+/// Dereferences a `distro_series` URL: absolute on this host, or relative to the root. A
+/// series of another distribution is a valid object that matches no publication here.
 fn resolve_series(cat: &Catalogue, base: &LinkBase, value: &str) -> Result<SeriesFilter, String> {
     let error = || format!("distro_series: No such object \"{value}\".");
     let path = if let Some(rest) = value.strip_prefix(&base.origin) {
@@ -207,18 +218,19 @@ fn resolve_series(cat: &Catalogue, base: &LinkBase, value: &str) -> Result<Serie
         _ => &segs[..],
     };
     match segs {
-        [d, name] if *d == base.distro => cat
-            .series_index(name)
+        [d, name] => cat
+            .distro_index(d)
+            .and_then(|d| cat.series_index(d, name))
             .map(SeriesFilter::One)
             .ok_or_else(error),
         _ => Err(error()),
     }
 }
 
-fn published_sources(shared: &Shared, base: &LinkBase, q: &Query, url: &str) -> Answer {
+fn published_sources(shared: &Shared, base: &LinkBase, index: u16, q: &Query, url: &str) -> Answer {
     let route = "getPublishedSources";
     let cat = read_catalogue(shared);
-    let filter = match parse_filter(&cat, base, q) {
+    let filter = match parse_filter(&cat, base, index, q) {
         Ok(f) => f,
         Err(e) => return Answer::text(route, 400, e),
     };
@@ -266,9 +278,10 @@ struct FileMeta {
     sha256: String,
 }
 
-fn publication_op(shared: &Shared, base: &LinkBase, id: &str, q: &Query) -> Answer {
+fn publication_op(shared: &Shared, base: &LinkBase, index: u16, id: &str, q: &Query) -> Answer {
     let cat = read_catalogue(shared);
-    let Some(row) = id.parse().ok().and_then(|id| cat.row_by_id(id)) else {
+    let row = id.parse().ok().and_then(|id| cat.row_by_id(id));
+    let Some(row) = row.filter(|row| cat.distro_of(row) == index) else {
         return Answer::not_found(&base.publication_link(0).replace("/0", &format!("/{id}")));
     };
     match q.get("ws.op") {

@@ -1,6 +1,7 @@
 //! The `/_sim/` control endpoints: publish a version, open a series, set and read the
 //! fault settings, read and reset the statistics. [`SimHandle`](crate::SimHandle) calls
-//! [`publish`] and [`open_series`] directly.
+//! [`publish`] and [`open_series`] directly. Publishing and opening a series act on one
+//! distribution: the one the request names, else the default one.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -10,12 +11,16 @@ use super::{Answer, Shared, SimStats, lock, write_catalogue};
 use crate::catalogue::{PublishError, PublishRequest, Status};
 use crate::faults::FaultSettings;
 use crate::render::{self, LinkBase};
-use crate::time::parse_datetime_param;
+use crate::time::parse_any_date;
+use crate::{OpenSeries, Publish};
 
 /// The body of `POST /_sim/publish`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PublishBody {
+    /// One the simulator serves; absent means the default one.
+    #[serde(default)]
+    distribution: Option<String>,
     package: String,
     version: String,
     suite: String,
@@ -25,17 +30,34 @@ struct PublishBody {
     status: Option<String>,
 }
 
-/// Adds a publication; returns its `self_link` under `base`.
+/// Adds a publication; returns the status code and the publication's JSON, its links
+/// under `origin`.
 pub(crate) fn publish(
     shared: &Shared,
-    base: &LinkBase,
-    package: &str,
-    version: &str,
-    suite: &str,
-    date_created: Option<DateTime<Utc>>,
-    status: Status,
+    origin: &str,
+    what: &Publish,
 ) -> Result<(u16, serde_json::Value), (u16, String)> {
+    let Publish {
+        distribution,
+        package,
+        version,
+        suite,
+        date_created,
+        published,
+    } = what;
+    let status = if *published {
+        Status::Published
+    } else {
+        Status::Pending
+    };
+    let (distro, distro_name) = shared.resolve_distro(distribution.as_deref())?;
+    let base = LinkBase {
+        origin: origin.to_owned(),
+        api_version: "devel".into(),
+        distro: distro_name.clone(),
+    };
     let request = PublishRequest {
+        distro,
         package: package.to_owned(),
         version: version.to_owned(),
         suite: suite.to_owned(),
@@ -49,9 +71,12 @@ pub(crate) fn publish(
             let row = cat
                 .row_by_id(id)
                 .ok_or((500, "lost the new row".to_owned()))?;
-            let json = serde_json::to_value(render::publication(base, &cat, row))
+            let json = serde_json::to_value(render::publication(&base, &cat, row))
                 .map_err(|e| (500, e.to_string()))?;
-            log::info!("published package={package} version={version} suite={suite} id={id}");
+            log::info!(
+                "published distribution={distro_name} package={package} version={version} \
+                 suite={suite} id={id}"
+            );
             Ok((201, json))
         }
         Err(PublishError::Missing(m)) => Err((404, m)),
@@ -63,7 +88,7 @@ pub(crate) fn publish(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OpenSeriesBody {
-    /// Must be the simulated distribution, when given.
+    /// One the simulator serves; absent means the default one.
     #[serde(default)]
     distribution: Option<String>,
     series: String,
@@ -74,19 +99,21 @@ struct OpenSeriesBody {
     date_created: Option<String>,
 }
 
-/// Opens a series and copies every package's newest published version into it; returns
-/// how many publications were created.
-pub(crate) fn open_series(
-    shared: &Shared,
-    series: &str,
-    copy_from: &[String],
-    date_created: Option<DateTime<Utc>>,
-) -> Result<usize, (u16, String)> {
+/// Opens a series of its distribution (none: the default one) and copies every package's
+/// newest published version into it; returns how many publications were created.
+pub(crate) fn open_series(shared: &Shared, open: &OpenSeries) -> Result<usize, (u16, String)> {
+    let OpenSeries {
+        distribution,
+        series,
+        copy_from,
+        date_created,
+    } = open;
+    let (distro, distro_name) = shared.resolve_distro(distribution.as_deref())?;
     let date = date_created.unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()));
     let mut cat = write_catalogue(shared);
-    match cat.open_series(series, copy_from, date) {
+    match cat.open_series(distro, series, copy_from, date) {
         Ok(copied) => {
-            log::info!("opened series={series} copied={copied}");
+            log::info!("opened distribution={distro_name} series={series} copied={copied}");
             Ok(copied)
         }
         Err(PublishError::Missing(m) | PublishError::Invalid(m)) => Err((400, m)),
@@ -101,11 +128,6 @@ pub(super) fn control(
     body: &str,
     origin: &str,
 ) -> Answer {
-    let base = LinkBase {
-        origin: origin.to_owned(),
-        api_version: "devel".into(),
-        distro: shared.distro.clone(),
-    };
     match (method, path.trim_end_matches('/')) {
         (Method::Post, "/_sim/publish") => {
             let parsed: PublishBody = match serde_json::from_str(body) {
@@ -117,7 +139,7 @@ pub(super) fn control(
             let date = match parsed
                 .date_created
                 .as_deref()
-                .map(parse_any_date)
+                .map(parse_date_created)
                 .transpose()
             {
                 Ok(d) => d,
@@ -134,15 +156,15 @@ pub(super) fn control(
                     );
                 }
             };
-            match publish(
-                shared,
-                &base,
-                &parsed.package,
-                &parsed.version,
-                &parsed.suite,
-                date,
-                status,
-            ) {
+            let what = Publish {
+                distribution: parsed.distribution,
+                package: parsed.package,
+                version: parsed.version,
+                suite: parsed.suite,
+                date_created: date,
+                published: status == Status::Published,
+            };
+            match publish(shared, origin, &what) {
                 Ok((code, json)) => Answer {
                     status: code,
                     ..Answer::json("control", &json)
@@ -157,30 +179,27 @@ pub(super) fn control(
                     return Answer::text("control", 400, format!("bad open-series request: {e}\n"));
                 }
             };
-            if let Some(d) = parsed.distribution.as_deref()
-                && d != shared.distro
-            {
-                return Answer::text(
-                    "control",
-                    400,
-                    format!("this lp-sim serves {}, not {d}\n", shared.distro),
-                );
-            }
             let date = match parsed
                 .date_created
                 .as_deref()
-                .map(parse_any_date)
+                .map(parse_date_created)
                 .transpose()
             {
                 Ok(d) => d,
                 Err(e) => return Answer::text("control", 400, e),
             };
-            match open_series(shared, &parsed.series, &parsed.copy_from, date) {
+            let open = OpenSeries {
+                distribution: parsed.distribution,
+                series: parsed.series,
+                copy_from: parsed.copy_from,
+                date_created: date,
+            };
+            match open_series(shared, &open) {
                 Ok(copied) => Answer {
                     status: 201,
                     ..Answer::json(
                         "control",
-                        &serde_json::json!({ "series": parsed.series, "copied": copied }),
+                        &serde_json::json!({ "series": open.series, "copied": copied }),
                     )
                 },
                 Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
@@ -214,10 +233,7 @@ pub(super) fn control(
     }
 }
 
-/// Accepts RFC 3339 with any offset, or Launchpad's parameter spellings.
-fn parse_any_date(value: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    parse_datetime_param(value).map_err(|_| format!("bad date_created {value:?}\n"))
+/// A request's `date_created`: RFC 3339 with any offset, or Launchpad's spellings.
+fn parse_date_created(value: &str) -> Result<DateTime<Utc>, String> {
+    parse_any_date(value).map_err(|_| format!("bad date_created {value:?}\n"))
 }

@@ -36,6 +36,7 @@ pub(super) fn apply_faults(shared: &Shared, answer: Answer) -> Answer {
             body: Body::Bytes(e.body.into_bytes()),
             headers,
             route: answer.route,
+            distribution: answer.distribution.clone(),
             json: false,
         }
     };

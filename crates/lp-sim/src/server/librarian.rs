@@ -56,6 +56,7 @@ pub(super) fn sourcefile_redirect(
                 format!("{origin}/+librarian/{id}/{}", path_segment(file)),
             )],
             route: "sourcefiles",
+            distribution: None,
             json: false,
         },
         None => Answer::text(
@@ -111,6 +112,7 @@ pub(super) fn librarian(shared: &Shared, id: &str, file: &str) -> Answer {
         body,
         headers: Vec::new(),
         route: "librarian",
+        distribution: None,
         json: false,
     }
 }

@@ -5,11 +5,15 @@
 //! it. Control endpoints bypass faults and statistics, so a test can always heal the
 //! simulator and read its counters.
 //!
+//! One simulator serves every distribution of its archive, as Launchpad does: each path
+//! names its distribution (`/devel/ubuntu/...`, `/ubuntu/+archive/primary/+sourcefiles/...`),
+//! and an answer holds that distribution's series and publications only.
+//!
 //! This module receives, routes and answers requests; the answers come from:
-//! - [`api`]: Launchpad's API resources: the service root, the distribution, its series,
-//!   the primary archive with `getPublishedSources`, and publications;
-//! - [`librarian`]: `+sourcefiles` redirects and the file bytes behind them;
-//! - [`control`]: the `/_sim/` endpoints (publish, open a series, faults, statistics);
+//! - [`api`](mod@api): Launchpad's API resources: the service root, each distribution, its series,
+//!   its primary archive with `getPublishedSources`, and publications;
+//! - [`librarian`](mod@librarian): `+sourcefiles` redirects and the file bytes behind them;
+//! - [`control`](mod@control): the `/_sim/` endpoints (publish, open a series, faults, statistics);
 //! - [`inject`]: the fault settings' replacing or mangling of an answer.
 
 mod api;
@@ -43,11 +47,15 @@ use librarian::{librarian, sourcefile_redirect};
 pub struct SimStats {
     /// Every counted request.
     pub total: u64,
-    /// route -> status -> count. Routes: `service_root`, `distribution`,
-    /// `series_collection`, `series`, `archive`, `getPublishedSources`,
+    /// route -> status -> count, over every distribution. Routes: `service_root`,
+    /// `distribution`, `series_collection`, `series`, `archive`, `getPublishedSources`,
     /// `getPublishedSources_total_size`, `publication`, `sourceFileUrls`,
     /// `changesFileUrl`, `sourcefiles`, `librarian`, `not_found`.
     pub by_route: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// distribution -> count of the requests whose path names it (its API resources and
+    /// its `+sourcefiles`; the librarian's URLs name none).
+    #[serde(default)]
+    pub by_distribution: BTreeMap<String, u64>,
 }
 
 impl SimStats {
@@ -64,6 +72,11 @@ impl SimStats {
     pub fn route_total(&self, route: &str) -> u64 {
         self.by_route.get(route).map_or(0, |m| m.values().sum())
     }
+
+    /// All requests whose path names `distribution`.
+    pub fn distribution_total(&self, distribution: &str) -> u64 {
+        self.by_distribution.get(distribution).copied().unwrap_or(0)
+    }
 }
 
 pub(crate) struct FaultState {
@@ -74,10 +87,45 @@ pub(crate) struct FaultState {
 /// State shared by the worker threads and the handle.
 pub(crate) struct Shared {
     pub(crate) catalogue: RwLock<Catalogue>,
-    pub(crate) distro: String,
+    /// The catalogue's distributions, which never change: the first is the default one.
+    pub(crate) distributions: Vec<String>,
     pub(crate) faults: Mutex<FaultState>,
     pub(crate) stats: Mutex<SimStats>,
     pub(crate) local_addr: SocketAddr,
+}
+
+impl Shared {
+    /// The index of a distribution this simulator serves.
+    pub(crate) fn distro_index(&self, name: &str) -> Option<u16> {
+        self.distributions
+            .iter()
+            .position(|d| d == name)
+            .map(|i| i as u16)
+    }
+
+    /// The default distribution.
+    pub(crate) fn default_distro(&self) -> &str {
+        self.distributions.first().map_or("", String::as_str)
+    }
+
+    /// The index and name of the distribution a control request names; none is the
+    /// default one. Refused (400) for a distribution this simulator does not serve.
+    pub(crate) fn resolve_distro(
+        &self,
+        name: Option<&str>,
+    ) -> Result<(u16, String), (u16, String)> {
+        let name = name.unwrap_or(self.default_distro());
+        match self.distro_index(name) {
+            Some(i) => Ok((i, name.to_owned())),
+            None => Err((
+                400,
+                format!(
+                    "this lp-sim serves {}, not {name}",
+                    self.distributions.join(", ")
+                ),
+            )),
+        }
+    }
 }
 
 enum Body {
@@ -92,6 +140,8 @@ struct Answer {
     body: Body,
     headers: Vec<(&'static str, String)>,
     route: &'static str,
+    /// The distribution the request's path names, if any.
+    distribution: Option<String>,
     /// A JSON API answer, which the corrupting fault modes may mangle.
     json: bool,
 }
@@ -104,6 +154,7 @@ impl Answer {
             body: Body::Bytes(serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())),
             headers: Vec::new(),
             route,
+            distribution: None,
             json: true,
         }
     }
@@ -115,6 +166,7 @@ impl Answer {
             body: Body::Bytes(text.into().into_bytes()),
             headers: Vec::new(),
             route,
+            distribution: None,
             json: false,
         }
     }
@@ -183,6 +235,9 @@ pub(crate) fn handle(shared: &Shared, mut request: Request) {
             .or_default()
             .entry(answer.status)
             .or_default() += 1;
+        if let Some(distro) = &answer.distribution {
+            *stats.by_distribution.entry(distro.clone()).or_default() += 1;
+        }
         answer
     };
     log::debug!("{method} {url} -> {}", answer.status);
@@ -235,22 +290,31 @@ fn route(shared: &Shared, path: &str, query: &str, origin: &str) -> Answer {
         segs.pop();
     }
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let distro = shared.distro.as_str();
-    match segs.as_slice() {
+    let served = |d: &str| shared.distro_index(d).is_some();
+    let (answer, distro) = match segs.as_slice() {
         [version, rest @ ..] if is_api_version(version) => {
+            // The path's distribution, or the default one for paths that name none (and
+            // for unknown ones, which then match no resource).
+            let distro = match rest.first() {
+                Some(d) if served(d) => Some((*d).to_owned()),
+                _ => None,
+            };
             let base = LinkBase {
                 origin: origin.to_owned(),
                 api_version: (*version).to_owned(),
-                distro: distro.to_owned(),
+                distro: distro
+                    .clone()
+                    .unwrap_or_else(|| shared.default_distro().to_owned()),
             };
             let url_without_query = format!("{origin}{path}");
-            api(
+            let answer = api(
                 shared,
                 &base,
                 rest,
                 &Query::parse(query),
                 &url_without_query,
-            )
+            );
+            (answer, distro)
         }
         [
             d,
@@ -260,8 +324,15 @@ fn route(shared: &Shared, path: &str, query: &str, origin: &str) -> Answer {
             name,
             version,
             file,
-        ] if *d == distro => sourcefile_redirect(shared, origin, name, version, file),
-        ["+librarian", id, file] => librarian(shared, id, file),
-        _ => Answer::not_found(path),
+        ] if served(d) => (
+            sourcefile_redirect(shared, origin, name, version, file),
+            Some((*d).to_owned()),
+        ),
+        ["+librarian", id, file] => (librarian(shared, id, file), None),
+        _ => (Answer::not_found(path), None),
+    };
+    Answer {
+        distribution: distro,
+        ..answer
     }
 }

@@ -16,7 +16,7 @@ use pkgimport_unpack::Compression;
 
 /// The project's copy of the Debian fixtures.
 pub(crate) fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debian")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/archive")
 }
 
 /// Run `command`, panic with its stderr if it fails, return its stdout.
