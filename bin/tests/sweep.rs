@@ -543,6 +543,15 @@ fn check_invariants(env: &TestEnv, store: &mut Store, model: &Model, v: &mut Vec
                 *ver,
             );
         }
+        // The devel alias: the newest version in sid, the development series.
+        if let Some(ver) = pubs
+            .iter()
+            .filter(|(_, series, pocket)| series == "sid" && pocket == "Release")
+            .map(|(ver, _, _)| *ver)
+            .max()
+        {
+            newest.insert(pkgimport_importer::import::devel_branch_name("debian"), ver);
+        }
         let branches: BTreeMap<String, String> = refs
             .iter()
             .filter(|(r, _)| r.starts_with("refs/heads/"))

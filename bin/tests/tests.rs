@@ -52,6 +52,7 @@ mod e2e {
     mod monitor;
     mod poll;
     mod soak;
+    mod ubuntu;
 }
 mod hostile;
 mod migrate_db;

@@ -36,6 +36,8 @@ pub(crate) struct TestEnv {
     lp_root: std::sync::Mutex<Option<String>>,
     /// Run the real `import-one` rather than the stand-in.
     real_importer: std::sync::atomic::AtomicBool,
+    /// `launchpad.distributions` as TOML; `None` for Debian alone.
+    distributions: std::sync::Mutex<Option<String>>,
     /// The PostgreSQL database of this test, if it runs on PostgreSQL; shared by the
     /// environments that [`TestEnv::another_host`] makes.
     pg: Option<std::sync::Arc<PgDatabase>>,
@@ -84,6 +86,7 @@ impl TestEnv {
             dir: tempfile::tempdir().unwrap(),
             lp_root: Default::default(),
             real_importer: Default::default(),
+            distributions: Default::default(),
             pg,
             _gate: side_by_side(),
         };
@@ -148,8 +151,14 @@ impl TestEnv {
             },
         ));
         if let Some(root) = self.lp_root.lock().unwrap().as_ref() {
+            let distributions = self
+                .distributions
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| "[\"debian\"]".to_owned());
             text.push_str(&format!(
-                "[launchpad]\napi_root = {root:?}\ndistributions = [\"debian\"]\npage_size = 2\n\
+                "[launchpad]\napi_root = {root:?}\ndistributions = {distributions}\npage_size = 2\n\
                  max_attempts = 3\nbackoff_base = \"10ms\"\nbackoff_cap = \"50ms\"\n\
                  retry_after_cap = \"100ms\"\nrequest_timeout = \"5s\"\n"
             ));
@@ -218,6 +227,13 @@ impl TestEnv {
         *self.lp_root.lock().unwrap() = Some(sim.api_root());
         self.config("");
         sim
+    }
+
+    /// Follows these distributions (in this order) from now on, instead of Debian alone.
+    pub(crate) fn follow(&self, distributions: &[&str]) {
+        let list: Vec<String> = distributions.iter().map(|d| format!("{d:?}")).collect();
+        *self.distributions.lock().unwrap() = Some(format!("[{}]", list.join(", ")));
+        self.config("");
     }
 
     /// Sets what the stand-in does for `package`: a shell fragment.
