@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use common::{TestDb, each_backend};
 use pkgimport_core::PackageName;
-use pkgimport_queue::Timestamp;
 use pkgimport_queue::audit::{PublicationRow, StagedAudit};
 use pkgimport_queue::monitor::{SeenPublication, SeriesFreshness};
 use pkgimport_queue::series::SeriesRow;
+use pkgimport_queue::{Store, Timestamp};
 
 fn publication(distro: &str, series: &str, version: &str, date: &str) -> PublicationRow {
     PublicationRow {
@@ -29,7 +29,7 @@ fn publication(distro: &str, series: &str, version: &str, date: &str) -> Publica
 }
 
 /// The three-phase audit commit of `publications`, as import-one does it after a push.
-fn import(db: &mut pkgimport_queue::Store, package: &str, publications: Vec<PublicationRow>) {
+fn import(store: &mut Store, package: &str, publications: Vec<PublicationRow>) {
     let p = PackageName::parse(package).unwrap();
     let staged = StagedAudit {
         versions: publications
@@ -39,10 +39,10 @@ fn import(db: &mut pkgimport_queue::Store, package: &str, publications: Vec<Publ
         publications,
         ..StagedAudit::default()
     };
-    db.audit_stage(&p, &staged).unwrap();
-    db.audit_mark(&p, None).unwrap();
-    db.audit_commit(&p).unwrap();
-    db.audit_unmark(&p).unwrap();
+    store.audit_stage(&p, &staged).unwrap();
+    store.audit_mark(&p, None).unwrap();
+    store.audit_commit(&p).unwrap();
+    store.audit_unmark(&p).unwrap();
 }
 
 fn seen(
@@ -305,19 +305,11 @@ fn counts_on(db: &TestDb) {
     assert_eq!(s.series_freshness().unwrap(), expected, "{}", db.name());
 
     // Importing the missing publication brings sid up to date.
-    s.audit_stage(
-        &PackageName::parse("stale").unwrap(),
-        &StagedAudit {
-            versions: BTreeMap::from([("1.0-2".to_owned(), "c-1.0-2".to_owned())]),
-            publications: vec![publication("debian", "sid", "1.0-2", &d5)],
-            ..StagedAudit::default()
-        },
-    )
-    .unwrap();
-    let stale = PackageName::parse("stale").unwrap();
-    s.audit_mark(&stale, None).unwrap();
-    s.audit_commit(&stale).unwrap();
-    s.audit_unmark(&stale).unwrap();
+    import(
+        &mut s,
+        "stale",
+        vec![publication("debian", "sid", "1.0-2", &d5)],
+    );
     let sid = s
         .series_freshness()
         .unwrap()
