@@ -259,6 +259,20 @@ fn metrics_are_valid_exposition_format_and_the_textfile_is_written_atomically() 
         text.contains("pkgimport_jobs{state=\"failed\"} 1"),
         "{text}"
     );
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/operations.md"
+    ))
+    .unwrap();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "docs/operations.md does not document the metric {name}"
+            );
+        }
+    }
 
     let dir = env.root().join("textfile");
     std::fs::create_dir_all(&dir).unwrap();
@@ -297,6 +311,28 @@ fn report_writes_a_static_site_for_real_imports() {
             "{needle} missing from the package page"
         );
     }
+    assert!(index.contains("Freshness by series"), "{index}");
+
+    // The same per-series figures in importctl status, text and JSON.
+    let status = env.ctl_json(&["status"]);
+    let sid = status["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["distribution"] == "debian" && s["series"] == "sid")
+        .unwrap_or_else(|| panic!("no debian/sid in {status}"));
+    assert_eq!(sid["packages"], 1, "{sid}");
+    assert_eq!(sid["out_of_date"], 0, "{sid}");
+    assert!(sid["newest_imported"].is_string(), "{sid}");
+    assert_eq!(sid["lag_s"], 0, "{sid}");
+    let text = env.ctl_ok(&["status"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("series:   debian/sid ")
+                && l.contains(" packages 1, out of date 0,")),
+        "{text}"
+    );
+
     // A second run replaces the site whole.
     env.ctl_ok(&["report", "--out", site.to_str().unwrap()]);
     let siblings: Vec<String> = std::fs::read_dir(env.root())

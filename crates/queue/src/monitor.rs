@@ -1,14 +1,15 @@
 //! What monitoring reads and the short-lived processes leave behind for it: the newest
-//! publication the poller saw per package, cumulative counters, daily snapshots, and the
-//! size of the write-ahead log.
+//! publication the poller saw per package, how current each series is, cumulative
+//! counters, daily snapshots, and the size of the write-ahead log.
 
 use serde::Serialize;
 
-use crate::Result;
 use crate::backend::sqlite;
 use crate::model::Timestamp;
+use crate::series::DEVELOPMENT;
 use crate::sql::{Row, SqlError, TxKind, params};
 use crate::store::Store;
+use crate::{Backend, Result};
 
 /// The newest publication of a package that the poller saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -21,6 +22,32 @@ pub struct SeenPublication {
     /// Launchpad's own time string.
     pub date_created: String,
     pub seen_at: Timestamp,
+}
+
+/// How current one series of one distribution is: what the audit holds there against what
+/// the poller has seen there. Times are Launchpad's own `date_created` strings, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SeriesFreshness {
+    /// `debian`, `ubuntu`.
+    pub distribution: String,
+    /// `sid`, `noble`.
+    pub series: String,
+    /// Launchpad's status title (`Active Development`, `Supported`, `Obsolete`, ...), when
+    /// poll-uploads has recorded the distribution's series.
+    pub status: Option<String>,
+    /// The distribution's development series: the newest one whose status is one of
+    /// [`DEVELOPMENT`].
+    pub development: bool,
+    /// Packages with at least one publication imported in the series.
+    pub packages: u64,
+    /// Packages whose newest publication seen by the poller is in the series and is not
+    /// imported, nor overtaken by a newer imported publication of the package: the rule of
+    /// the status site's package table, counted where the missing publication is.
+    pub out_of_date: u64,
+    /// The newest publication imported in the series.
+    pub newest_imported: Option<String>,
+    /// The newest publication the poller has seen in the series (its watermark).
+    pub newest_seen: Option<String>,
 }
 
 /// Runs by outcome (open runs under `running`), and the durations of finished runs in
@@ -107,6 +134,62 @@ impl Store {
             })
             .transpose()
         })
+    }
+
+    /// How current every series is: one row per (distribution, series) that the audit, the
+    /// watermarks or the recorded series name, by distribution, then newest series first
+    /// (series that poll-uploads has not recorded last, by name).
+    ///
+    /// One statement over whole tables, so its cost does not grow with round trips: the
+    /// audit's publications are grouped by series (an index scan of
+    /// `audit_publications_series`), and each package's newest seen publication is looked
+    /// up in the audit by primary key. Launchpad's times are compared as strings, which
+    /// orders them as times because Launchpad writes them all in UTC in one format; on
+    /// PostgreSQL the comparisons name the `C` collation so that a database whose default
+    /// collation skips punctuation still compares them byte by byte.
+    pub fn series_freshness(&mut self) -> Result<Vec<SeriesFreshness>> {
+        let mut rows =
+            self.transact(TxKind::Read, "reading the freshness of each series", |tx| {
+                let sql = series_freshness_sql(tx.backend());
+                tx.query(&sql, params![])?
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            r.get::<Option<i64>>(3)?,
+                            SeriesFreshness {
+                                distribution: r.get(0)?,
+                                series: r.get(1)?,
+                                status: r.get(2)?,
+                                development: false,
+                                packages: r.get::<i64>(4)? as u64,
+                                newest_imported: r.get(5)?,
+                                newest_seen: r.get(6)?,
+                                out_of_date: r.get::<i64>(7)? as u64,
+                            },
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, SqlError>>()
+            })?;
+        rows.sort_by(|(pa, a), (pb, b)| {
+            a.distribution
+                .cmp(&b.distribution)
+                .then(pa.is_none().cmp(&pb.is_none()))
+                .then(pb.cmp(pa))
+                .then(a.series.cmp(&b.series))
+        });
+        // Newest first, so the first development series of a distribution is its newest.
+        let mut marked: Vec<String> = Vec::new();
+        for (_, row) in &mut rows {
+            let development = row
+                .status
+                .as_deref()
+                .is_some_and(|s| DEVELOPMENT.contains(&s));
+            if development && !marked.contains(&row.distribution) {
+                row.development = true;
+                marked.push(row.distribution.clone());
+            }
+        }
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
     }
 
     /// Adds to cumulative counters (for example Launchpad requests and retries).
@@ -256,6 +339,48 @@ impl Store {
             })
         })
     }
+}
+
+/// The statement behind [`Store::series_freshness`]. Its columns: distribution, series,
+/// status, position, packages imported, newest imported, newest seen, out of date.
+fn series_freshness_sql(backend: Backend) -> String {
+    // Byte order for Launchpad's time strings (see `series_freshness`).
+    let bytes = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => r#" COLLATE "C""#,
+    };
+    format!(
+        "WITH imported AS (
+             SELECT distro, series, count(DISTINCT package) AS packages,
+                    max(date_created{bytes}) AS newest
+             FROM audit_publications GROUP BY distro, series
+         ),
+         behind AS (
+             SELECT s.distro, s.series, count(*) AS packages FROM poll_seen s
+             WHERE NOT EXISTS (
+                     SELECT 1 FROM audit_publications a
+                     WHERE a.package = s.package AND a.distro = s.distro AND a.series = s.series
+                       AND a.pocket = s.pocket AND a.version = s.version)
+               AND NOT EXISTS (
+                     SELECT 1 FROM audit_publications a
+                     WHERE a.package = s.package
+                       AND a.date_created{bytes} > s.date_created{bytes})
+             GROUP BY s.distro, s.series
+         ),
+         partitions AS (
+             SELECT distro, series FROM imported
+             UNION SELECT distro, series FROM watermarks
+             UNION SELECT distro, name FROM series
+             UNION SELECT distro, series FROM behind
+         )
+         SELECT p.distro, p.series, sr.status, sr.position, coalesce(i.packages, 0), i.newest,
+                w.date_created, coalesce(b.packages, 0)
+         FROM partitions p
+         LEFT JOIN series sr ON sr.distro = p.distro AND sr.name = p.series
+         LEFT JOIN imported i ON i.distro = p.distro AND i.series = p.series
+         LEFT JOIN watermarks w ON w.distro = p.distro AND w.series = p.series
+         LEFT JOIN behind b ON b.distro = p.distro AND b.series = p.series"
+    )
 }
 
 fn snapshot_row(r: &Row) -> Result<Snapshot, SqlError> {

@@ -229,6 +229,13 @@ pub(crate) const SQLITE_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (distro, name)
     );
     "#,
+    // 7: the audit's publications by series, covering what `importctl metrics`, `status` and
+    // `report` sum per series (packages imported, the newest publication), so that the sum
+    // is one scan of this index rather than of the table and a sort.
+    r#"
+    CREATE INDEX audit_publications_series
+        ON audit_publications (distro, series, package, date_created);
+    "#,
 ];
 
 /// The same schema for PostgreSQL, migration for migration.
@@ -430,6 +437,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
         updated_at BIGINT  NOT NULL,
         PRIMARY KEY (distro, name)
     );
+    "#,
+    // 7: the audit's publications by series.
+    r#"
+    CREATE INDEX audit_publications_series
+        ON audit_publications (distro, series, package, date_created);
     "#,
 ];
 

@@ -12,6 +12,10 @@ use crate::model::Timestamp;
 use crate::sql::{TxKind, params};
 use crate::store::Store;
 
+/// The statuses that make a series a development series. A distribution's development
+/// series is the newest series that has one of them.
+pub const DEVELOPMENT: [&str; 2] = ["Active Development", "Pre-release Freeze"];
+
 /// One series of a distribution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SeriesRow {

@@ -1,6 +1,8 @@
 //! Monitoring of package-importer, read from the state database only: the Nagios check
 //! ([`check`], behind `importctl check`), the Prometheus metrics ([`metrics`], behind
-//! `importctl metrics`) and the static HTML status site ([`site`], behind `importctl report`).
+//! `importctl metrics`) and the static HTML status site ([`site`], behind `importctl report`);
+//! [`series`] is how current each distribution and series is, which all of them show, and
+//! `importctl status` too.
 //!
 //! None of it writes to the queue or talks to Launchpad: each part turns what the
 //! `pkgimport-queue` `Store` holds into one view for one audience (the pager, the graphs,
@@ -8,6 +10,7 @@
 
 pub mod check;
 pub mod metrics;
+pub mod series;
 pub mod site;
 
 pub use site::{

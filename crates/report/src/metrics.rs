@@ -3,11 +3,15 @@
 //! Conventional names (`_total` for counters, `_seconds` and `_bytes` for units), no
 //! per-package labels (tens of thousands of series would swamp Prometheus), and counters
 //! that only grow: they come from the runs table and the persistent counters that the
-//! short-lived processes add to on exit.
+//! short-lived processes add to on exit. How current each distribution and series is comes
+//! labelled `{distribution="...",series="..."}`: a few dozen label sets, one per series
+//! Launchpad lists.
 
 use std::fmt::Write;
 
 use pkgimport_queue::{Store, Timestamp};
+
+use crate::series::{SeriesReport, series_reports};
 
 /// Upper bounds of the run-duration histogram, in seconds.
 const BUCKETS: [f64; 9] = [1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0];
@@ -21,6 +25,7 @@ pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_que
     } = store.run_stats()?;
     let transitions = store.breaker_transitions()?;
     let counters = store.counters()?;
+    let series = series_reports(store)?;
     let counter = |name: &str| {
         counters
             .iter()
@@ -151,7 +156,68 @@ pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_que
         "Seconds since the driver's last heartbeat; -1 if no driver ever ran.",
         &[(String::new(), heartbeat)],
     );
+    let per_series = |value: &dyn Fn(&SeriesReport) -> f64| -> Vec<(String, f64)> {
+        series
+            .iter()
+            .map(|r| (series_labels(r), value(r)))
+            .collect()
+    };
+    let seconds = |t: Option<Timestamp>| t.map_or(0.0, |t| t.0 as f64 / 1000.0);
+    family(
+        "pkgimport_series_packages",
+        "gauge",
+        "Packages with a publication imported in the series.",
+        &per_series(&|r| r.figures.packages as f64),
+    );
+    family(
+        "pkgimport_series_out_of_date_packages",
+        "gauge",
+        "Packages whose newest publication seen is in the series and not imported.",
+        &per_series(&|r| r.figures.out_of_date as f64),
+    );
+    family(
+        "pkgimport_series_newest_imported_timestamp_seconds",
+        "gauge",
+        "Creation time of the newest publication imported in the series; 0 if none.",
+        &per_series(&|r| seconds(r.newest_imported_at)),
+    );
+    family(
+        "pkgimport_series_newest_seen_timestamp_seconds",
+        "gauge",
+        "Creation time of the newest publication the poller saw in the series; 0 if none.",
+        &per_series(&|r| seconds(r.newest_seen_at)),
+    );
+    family(
+        "pkgimport_series_lag_seconds",
+        "gauge",
+        "Newest publication seen less newest imported in the series; 0 when current or unknown.",
+        &per_series(&|r| r.lag().as_secs_f64()),
+    );
     Ok(out)
+}
+
+/// `{distribution="ubuntu",series="noble"}`.
+fn series_labels(r: &SeriesReport) -> String {
+    format!(
+        "{{distribution=\"{}\",series=\"{}\"}}",
+        label_value(&r.figures.distribution),
+        label_value(&r.figures.series)
+    )
+}
+
+/// A label value as the exposition format requires: backslash, double quote and line feed
+/// escaped.
+fn label_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Prometheus numbers: integers without a fraction, others as they are.
@@ -160,5 +226,22 @@ fn number(x: f64) -> String {
         format!("{}", x as i64)
     } else {
         format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("noble"), "noble");
+        assert_eq!(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
+
+    #[test]
+    fn numbers_are_integers_when_they_can_be() {
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(1.5), "1.5");
     }
 }

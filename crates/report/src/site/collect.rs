@@ -1,9 +1,10 @@
 //! Reads what the site shows from the [`Store`], renders each page and writes it.
 //!
-//! The store is asked once for the global lists (status, queue, failures, recent runs), and
-//! once per package for its audit, its newest seen publication and its run history. Package
-//! pages are written as they are rendered, so memory holds one package at a time plus one
-//! short row per package for the index, even for tens of thousands of packages.
+//! The store is asked once for the global lists (status, queue, failures, recent runs, the
+//! freshness of each series), and once per package for its audit, its newest seen
+//! publication and its run history. Package pages are written as they are rendered, so
+//! memory holds one package at a time plus one short row per package for the index, even
+//! for tens of thousands of packages.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -16,6 +17,7 @@ use pkgimport_queue::{FailureRecord, QueuedJob, RunRecord, Store};
 use super::freshness::{Freshness, freshness, newest_imported};
 use super::logtail::{LogTail, read_tail};
 use super::{Error, ReportOptions, ReportSummary, pages};
+use crate::series::{SeriesReport, series_reports};
 
 /// The directory of the package pages, relative to the site's root.
 pub(crate) const PACKAGES_DIR: &str = "packages";
@@ -31,6 +33,8 @@ pub(crate) struct Index {
     pub(crate) attention: Vec<FailureRecord>,
     pub(crate) recent: Vec<RunRecord>,
     pub(crate) counters: Vec<(String, i64)>,
+    /// How current each distribution and series is, by distribution, newest series first.
+    pub(crate) series: Vec<SeriesReport>,
     pub(crate) packages: Vec<PackageRow>,
     /// Packages that have a page, so only real pages are linked.
     pub(crate) pages: BTreeSet<PackageName>,
@@ -85,6 +89,7 @@ pub(crate) fn write_site(
     let groups = store.failure_groups(options.group_examples)?;
     let recent = store.runs(None, options.recent_runs)?;
     let counters = store.counters()?;
+    let series = series_reports(store)?;
     let audited = store.audited_packages()?;
 
     let mut names: BTreeSet<PackageName> = queue.iter().map(|j| j.package.clone()).collect();
@@ -163,6 +168,7 @@ pub(crate) fn write_site(
             .collect(),
         recent,
         counters,
+        series,
         packages: rows,
         pages: names,
     };

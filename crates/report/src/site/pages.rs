@@ -20,6 +20,7 @@ use super::ReportOptions;
 use super::collect::{Index, PACKAGES_DIR, PackagePage};
 use super::freshness::Freshness;
 use super::logtail::LogTail;
+use crate::series::SeriesReport;
 
 const CSS: &str = "\
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:90em}\
@@ -34,6 +35,7 @@ code{overflow-wrap:anywhere}\
 .warn{background:#fff3c4;color:#750}\
 .unknown{background:#eee;color:#555}\
 .muted{color:#666}\
+.nowrap{white-space:nowrap}\
 nav a{margin-right:1em}";
 
 /// No scripts, no loads of any kind: only our inline style sheet.
@@ -72,6 +74,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
         p.muted { "Generated " (now) "." }
         nav {
             a href="#summary" { "Summary" }
+            a href="#series" { "Freshness" }
             a href="#breaker" { "Breaker" }
             a href="#queue" { "Queue" }
             a href="#running" { "Running" }
@@ -108,6 +111,9 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 }
             } }
         }
+
+        h2 id="series" { "Freshness by series" }
+        (series_table(&ix.series, now))
 
         h2 id="breaker" { "Circuit breaker" }
         @let b = &ix.breaker;
@@ -356,6 +362,57 @@ pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
         }
     };
     layout(&format!("{name} — package-importer"), body)
+}
+
+/// How current each distribution and series is: what is imported against what the poller
+/// saw. Obsolete series are greyed, the development series carries a badge.
+fn series_table(series: &[SeriesReport], now: Timestamp) -> Markup {
+    html! {
+        @if series.is_empty() {
+            p.muted { "No series known yet: nothing imported, polled or listed." }
+        } @else {
+            p { (series.iter().map(|r| r.figures.out_of_date).sum::<u64>()) " packages out of date in "
+                (series.iter().filter(|r| r.figures.out_of_date > 0).count()) " of " (series.len()) " series." }
+            table {
+                tr {
+                    th { "Distribution" } th { "Series" } th { "Status" } th { "Packages" }
+                    th { "Out of date" } th { "Newest imported" } th { "Newest seen" } th { "Lag" }
+                }
+                @for r in series {
+                    @let f = &r.figures;
+                    tr.muted[f.status.as_deref() == Some("Obsolete")] {
+                        td { (f.distribution) }
+                        td {
+                            (f.series)
+                            @if f.development { " " span.badge.ok.development { "development" } }
+                        }
+                        td { @if let Some(s) = &f.status { (s) } @else { span.muted { "not listed" } } }
+                        td { (f.packages) }
+                        td { @if f.out_of_date > 0 { span.badge.bad { (f.out_of_date) } } @else { "0" } }
+                        td.nowrap { (launchpad_time(f.newest_imported.as_deref(), r.newest_imported_at))
+                            @if let Some(age) = r.imported_age(now) { " (" (short_duration(age)) " ago)" } }
+                        td.nowrap { (launchpad_time(f.newest_seen.as_deref(), r.newest_seen_at)) }
+                        td {
+                            @if r.lag().is_zero() { span.muted { "none" } }
+                            @else { span.badge.warn { (short_duration(r.lag())) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A Launchpad time as the site shows times, or as Launchpad wrote it if it could not be
+/// read, or "none".
+fn launchpad_time(raw: Option<&str>, read: Option<Timestamp>) -> Markup {
+    html! {
+        @match (read, raw) {
+            (Some(t), _) => (t),
+            (None, Some(raw)) => (raw),
+            (None, None) => span.muted { "none" },
+        }
+    }
 }
 
 fn runs_table(runs: &[RunRecord], now: Timestamp, pages: Option<&BTreeSet<PackageName>>) -> Markup {

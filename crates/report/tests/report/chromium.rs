@@ -123,6 +123,8 @@ fn chromium_shows_the_report_and_runs_nothing_from_the_hostile_package() {
     let text = visible_text(&index);
     for expect in [
         "package-importer status",
+        "Freshness by series",
+        "Active Development",
         "OUT-OF-DATE",
         "UP-TO-DATE",
         DIVERGED,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
 use pkgimport_queue::monitor::SeenPublication;
+use pkgimport_queue::series::SeriesRow;
 use pkgimport_queue::{Disposition, NewFailure, Outcome, RunEnd, Store, Timestamp};
 use pkgimport_report::{ReportOptions, ReportSummary, write_report};
 
@@ -159,7 +160,11 @@ fn write_log(state_dir: &Path, rel: &str, text: &str) {
 /// - `other`: failed `DIVERGED` too, so that group has two packages;
 /// - `evil`: hostile text in its changelog (the log), its failure signature and tail, a
 ///   branch name and a version; OUT-OF-DATE; needs attention;
-/// - `busy`: running; `waiting`: queued.
+/// - `busy`: running; `waiting`: queued;
+/// - the series: Debian's bookworm, trixie and sid (in development) and Ubuntu's warty
+///   (obsolete) as poll-uploads lists them, and the watermarks of sid (where `stale` is
+///   behind, 29 days less half a second) and trixie (current). `evil`'s hostile series is
+///   known only from its seen publication.
 pub(crate) fn scene() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("state")).unwrap();
@@ -270,6 +275,42 @@ pub(crate) fn scene() -> Fixture {
             ],
             later,
         )
+        .unwrap();
+
+    let series = |rows: &[(&str, &str)]| -> Vec<SeriesRow> {
+        rows.iter()
+            .map(|(name, status)| SeriesRow {
+                name: (*name).into(),
+                status: (*status).into(),
+            })
+            .collect()
+    };
+    f.store
+        .set_series(
+            "debian",
+            &series(&[
+                ("bookworm", "Supported"),
+                ("trixie", "Current Stable Release"),
+                ("sid", "Active Development"),
+            ]),
+        )
+        .unwrap();
+    f.store
+        .set_series("ubuntu", &series(&[("warty", "Obsolete")]))
+        .unwrap();
+    f.store
+        .set_watermarks(&[
+            (
+                "debian".into(),
+                "sid".into(),
+                "2024-03-01T00:00:00+00:00".into(),
+            ),
+            (
+                "debian".into(),
+                "trixie".into(),
+                "2024-01-01T00:00:00+00:00".into(),
+            ),
+        ])
         .unwrap();
 
     f.store.enqueue(&[name("busy")], Priority::MANUAL).unwrap();

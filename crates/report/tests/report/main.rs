@@ -146,6 +146,97 @@ fn pages_show_the_summary_failures_branches_and_freshness() {
 }
 
 #[test]
+fn the_index_shows_how_current_each_series_is() {
+    let mut f = scene();
+    f.write();
+    let index = f.read("index.html");
+    assert!(
+        index.contains("2 packages out of date in 2 of 5 series."),
+        "{index}"
+    );
+
+    // sid: hello, stale and evil imported; stale behind; the development series.
+    let sid = row(&index, "series", "Active Development");
+    for expect in [
+        "<td>debian</td>",
+        r#"sid <span class="badge ok development">development</span>"#,
+        "<td>3</td>",
+        r#"<span class="badge bad">1</span>"#,
+        "2024-02-01T00:00:00Z (",
+        "2024-03-01T00:00:00Z",
+        r#"<span class="badge warn">28d 23h</span>"#,
+    ] {
+        assert!(sid.contains(expect), "{expect:?} not in {sid}");
+    }
+    let trixie = row(&index, "series", "Current Stable Release");
+    for expect in [
+        "<td>trixie</td>",
+        "<td>1</td>",
+        "<td>0</td>",
+        "2024-01-01T00:00:00Z (",
+    ] {
+        assert!(trixie.contains(expect), "{expect:?} not in {trixie}");
+    }
+    assert!(
+        trixie.ends_with(r#"<td><span class="muted">none</span></td>"#),
+        "no lag: {trixie}"
+    );
+    // Nothing imported or seen in bookworm; warty greyed out; one development series.
+    let bookworm = row(&index, "series", "<td>bookworm</td>");
+    assert!(
+        bookworm.contains("<td>Supported</td><td>0</td><td>0</td>"),
+        "{bookworm}"
+    );
+    assert!(index.contains(r#"<tr class="muted"><td>ubuntu</td><td>warty</td><td>Obsolete</td>"#));
+    assert_eq!(index.matches("badge ok development").count(), 1);
+    // The hostile series, known only from a seen publication, is text.
+    let hostile = row(&index, "series", &format!("sid{IMG_ESCAPED}"));
+    assert!(hostile.contains("not listed"), "{hostile}");
+    assert!(
+        hostile.contains(r#"<span class="badge bad">1</span>"#),
+        "{hostile}"
+    );
+
+    // Newest series first within a distribution, series poll-uploads does not list last.
+    let order: Vec<usize> = [
+        "<td>sid <span",
+        "<td>trixie</td>",
+        "<td>bookworm</td>",
+        &format!("<td>sid{IMG_ESCAPED}"),
+        "<td>warty</td>",
+    ]
+    .iter()
+    .map(|needle| index.find(needle).unwrap_or_else(|| panic!("{needle}")))
+    .collect();
+    assert!(order.is_sorted(), "{order:?}");
+}
+
+#[test]
+fn metrics_show_each_series_with_escaped_labels() {
+    let mut f = scene();
+    let text =
+        pkgimport_report::metrics::render(&mut f.store, pkgimport_queue::Timestamp::now()).unwrap();
+    let sid = r#"{distribution="debian",series="sid"}"#;
+    for expect in [
+        format!("pkgimport_series_packages{sid} 3\n"),
+        format!("pkgimport_series_out_of_date_packages{sid} 1\n"),
+        format!("pkgimport_series_newest_imported_timestamp_seconds{sid} 1706745600.5\n"),
+        format!("pkgimport_series_newest_seen_timestamp_seconds{sid} 1709251200\n"),
+        format!("pkgimport_series_lag_seconds{sid} 2505599.5\n"),
+        r#"pkgimport_series_lag_seconds{distribution="debian",series="trixie"} 0"#.to_owned(),
+        r#"pkgimport_series_packages{distribution="debian",series="bookworm"} 0"#.to_owned(),
+        r#"pkgimport_series_newest_seen_timestamp_seconds{distribution="ubuntu",series="warty"} 0"#
+            .to_owned(),
+        // The hostile series: its double quote escaped, so the label ends where it should.
+        r#"pkgimport_series_out_of_date_packages{distribution="debian",series="sid\"><img src=x onerror=alert(1)>"} 1"#
+            .to_owned(),
+        "# TYPE pkgimport_series_lag_seconds gauge\n".to_owned(),
+    ] {
+        assert!(text.contains(&expect), "{expect:?} not in\n{text}");
+    }
+}
+
+#[test]
 fn hostile_text_is_escaped_everywhere() {
     let mut f = scene();
     f.write();
