@@ -21,14 +21,11 @@
 use std::collections::BTreeMap;
 
 use pkgimport_queue::audit::AuditView;
-use pkgimport_queue::series::SeriesRow;
+use pkgimport_queue::series::{DEVELOPMENT, SeriesRow};
 use pkgimport_unpack::Version;
 
 use super::super::naming::{branch_name, devel_branch_name, tag_name};
 use super::{Key, Plan};
-
-/// The series statuses that make a series the development series.
-const DEVELOPMENT: [&str; 2] = ["Active Development", "Pre-release Freeze"];
 
 /// The pockets the `devel` alias follows.
 const DEVEL_POCKETS: [&str; 2] = ["Release", "Proposed"];
