@@ -62,13 +62,15 @@ impl Sim {
     }
 
     /// Writes `dir/config.toml` for a state directory `dir/state` served by this lp-sim, and
-    /// returns the path of the file.
+    /// returns the path of the file. Every series is polled, Obsolete ones included: a
+    /// synthetic history publishes packages in its old series too, and the benchmarks count
+    /// every publication served.
     pub(crate) fn write_config(&self, dir: &Path) -> anyhow::Result<PathBuf> {
         let state = dir.join("state");
         let path = dir.join("config.toml");
         let text = format!(
             "state_dir = {:?}\n[launchpad]\napi_root = \"http://127.0.0.1:{}/devel/\"\n\
-             distributions = [\"debian\"]\n",
+             distributions = [\"debian\"]\nseries = \"all\"\n",
             state.to_str().context("non-UTF-8 temporary path")?,
             self.port
         );
