@@ -218,6 +218,17 @@ impl Dsc {
         Ok(())
     }
 
+    /// [`Dsc::verify_files`] for the one listed file `name` alone.
+    pub(crate) fn verify_listed(&self, dir: &Path, name: &str) -> Result<(), Error> {
+        match self.files.iter().find(|f| f.name == name) {
+            Some(file) => verify_file(dir, file),
+            None => Err(Error::BadFileSet {
+                format: self.format.to_string(),
+                message: format!("{name} is not listed"),
+            }),
+        }
+    }
+
     /// `source_upstreamversion`: the stem of orig tarballs (`Dpkg::Source::Package`'s
     /// `get_basename`).
     pub(crate) fn basename(&self) -> String {

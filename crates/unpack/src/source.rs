@@ -65,8 +65,8 @@ pub fn unpack_dsc_file(dsc_path: &Path, limits: &Limits) -> Result<(Dsc, SourceT
 /// unpacking the whole package where the format allows: from the debian tarball of a
 /// `3.0 (quilt)` package, from the `.diff.gz` of a `1.0` package when the diff creates the
 /// file (its orig tarball has no `debian/`), and otherwise from the unpacked tree. The
-/// files are verified against the `.dsc` first, as for [`unpack`]. `None` when the package
-/// has no changelog.
+/// files read are verified against the `.dsc` first. `None` when the package has no
+/// changelog.
 ///
 /// The importer reads the changelogs of the versions it is about to build first, to build
 /// every version after the versions its changelog names.
@@ -76,7 +76,6 @@ pub fn read_changelog(dsc_path: &Path, limits: &Limits) -> Result<Option<Vec<u8>
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    dsc.verify_files(dir)?;
     let budget = Budget::new(*limits);
     let reader = ArchiveReader {
         dir,
@@ -86,15 +85,19 @@ pub fn read_changelog(dsc_path: &Path, limits: &Limits) -> Result<Option<Vec<u8>
         Some(Node::File { data, .. }) => Some(data.clone()),
         _ => None,
     };
+    // Only the files read are verified here: the whole unpack verifies every file again
+    // before anything is built from it.
     match dsc.format {
         SourceFormat::V3Quilt => {
             let files = quilt_files(&dsc)?;
+            dsc.verify_listed(dir, files.debian)?;
             let raw = reader.tarball(files.debian, false)?;
             Ok(file(&raw.tree))
         }
         SourceFormat::V1 => {
             let diff_name = format!("{}.diff.gz", dsc.basename_with_revision());
             if dsc.files.iter().any(|f| f.name == diff_name) {
+                dsc.verify_listed(dir, &diff_name)?;
                 let data = reader.decompressed(&diff_name)?;
                 if let Some(created) =
                     crate::patch::created_file(&data, &diff_name, "debian/changelog")?
@@ -104,7 +107,11 @@ pub fn read_changelog(dsc_path: &Path, limits: &Limits) -> Result<Option<Vec<u8>
             }
             Ok(file(&unpack(&dsc, dir, limits)?))
         }
-        SourceFormat::V3Native => Ok(file(&unpack_native(&reader, &native_tarball(&dsc)?)?)),
+        SourceFormat::V3Native => {
+            let tarball = native_tarball(&dsc)?;
+            dsc.verify_listed(dir, &tarball)?;
+            Ok(file(&unpack_native(&reader, &tarball)?))
+        }
     }
 }
 
