@@ -19,6 +19,7 @@
 //! | endpoint | body | does |
 //! |---|---|---|
 //! | `POST /_sim/publish` | `{"package", "version", "suite"[, "distribution", "date_created", "status"]}` | adds a publication of a version whose files are in the archive (or a synthetic `1.<n>`); `status` `Pending` (default) or `Published`, which supersedes older ones; answers 201 with the publication |
+//! | `POST /_sim/publish-pending` | `{"id"[, "date_published"]}` | publishes the `Pending` publication with that id (the `<id>` of its `+sourcepub/<id>` link), as Launchpad's publisher does: it becomes `Published` and supersedes older ones; answers 200 with the publication |
 //! | `POST /_sim/open-series` | `{"series"[, "distribution", "copy_from", "date_created"]}` | opens a new series in `Active Development`, copying into it every package's newest published version of `copy_from` (default: every series of the distribution); answers 201 with `{"series", "copied"}` |
 //! | `POST /_sim/faults` | [`FaultSettings`] | sets the faults injected from now on |
 //! | `GET /_sim/faults` | | the fault settings in force |
@@ -309,6 +310,15 @@ impl SimHandle {
     pub fn publish(&self, publish: &Publish) -> Result<String, SimError> {
         server::publish(&self.shared, &self.base_url(), publish)
             .map(|(_, json)| json["self_link"].as_str().unwrap_or_default().to_owned())
+            .map_err(|(status, message)| SimError::Refused { status, message })
+    }
+
+    /// Publishes the `Pending` publication `id` now (as `POST /_sim/publish-pending`): it
+    /// becomes `Published`, superseding the older ones of its package in its series and
+    /// pocket.
+    pub fn publish_pending(&self, id: u64) -> Result<(), SimError> {
+        server::publish_pending(&self.shared, &self.base_url(), id, None)
+            .map(drop)
             .map_err(|(status, message)| SimError::Refused { status, message })
     }
 

@@ -430,3 +430,89 @@ fn a_synthetic_history_in_two_distributions() {
             .all(|w| w[0].id < w[1].id && w[0].date_created < w[1].date_created)
     );
 }
+
+#[test]
+fn a_backdated_publication_of_a_distribution_is_listed_by_its_own_date() {
+    let sim = fixture_sim();
+    let root = sim.api_root();
+    let since = |date: &str| {
+        published(
+            &sim,
+            "ubuntu",
+            &format!(
+                "&distro_series=%22{root}ubuntu/noble%22&created_since_date=%22{date}%22&order_by_date_ascending=true"
+            ),
+        )
+    };
+    let before = since("2019-01-01T00:00:00Z")["total_size"]
+        .as_u64()
+        .unwrap();
+    let link = sim
+        .publish(&Publish {
+            distribution: Some("ubuntu".into()),
+            package: "hello".into(),
+            version: "2.12.3-1".into(),
+            suite: "noble-updates".into(),
+            date_created: Some("2019-06-01T00:00:00Z".parse().unwrap()),
+            published: false,
+        })
+        .unwrap();
+    // Created now, dated in the past: listed by that date, not by when it appeared.
+    let page = since("2019-01-01T00:00:00Z");
+    assert_eq!(page["total_size"].as_u64().unwrap(), before + 1);
+    assert_eq!(page["entries"][0]["self_link"], link);
+    assert_eq!(
+        page["entries"][0]["date_created"],
+        "2019-06-01T00:00:00+00:00"
+    );
+    let after = since("2019-06-01T00:00:00.000001Z");
+    assert_eq!(after["total_size"].as_u64().unwrap(), before);
+}
+
+#[test]
+fn a_pending_publication_is_published_by_id() {
+    let sim = fixture_sim();
+    let publish = |version: &str| {
+        sim.publish(&Publish {
+            distribution: None,
+            package: "hello".into(),
+            version: version.into(),
+            suite: "sid".into(),
+            date_created: None,
+            published: false,
+        })
+        .unwrap()
+    };
+    let old = publish("2.10-3");
+    let new = publish("2.12.3-1");
+    let id = |link: &str| -> u64 { link.rsplit('/').next().unwrap().parse().unwrap() };
+    let status = |link: &str| {
+        let path = link.strip_prefix(&sim.base_url()).unwrap();
+        get_json(&sim, path)["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status(&new), "Pending");
+    let answer = post(
+        &sim,
+        "/_sim/publish-pending",
+        &format!(
+            r#"{{"id":{},"date_published":"2030-01-01T00:00:00Z"}}"#,
+            id(&new)
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#""date_published":"2030-01-01T00:00:00+00:00""#),
+        "{answer}"
+    );
+    assert_eq!(status(&new), "Published");
+    assert_eq!(status(&old), "Superseded", "the older one is superseded");
+    // Only a pending one can be published, and only one that exists.
+    assert!(matches!(
+        sim.publish_pending(id(&new)),
+        Err(SimError::Refused { status: 400, .. })
+    ));
+    assert!(matches!(
+        sim.publish_pending(999_999_999),
+        Err(SimError::Refused { status: 404, .. })
+    ));
+}

@@ -1,6 +1,7 @@
-//! What the control endpoints add to a running simulator: one publication
-//! (`/_sim/publish`), superseding older ones when it is published, and a new series
-//! (`/_sim/open-series`) with every package's newest version copied into it.
+//! What the control endpoints change in a running simulator: one publication added
+//! (`/_sim/publish`), superseding older ones when it is published; a pending one published
+//! (`/_sim/publish-pending`); and a new series (`/_sim/open-series`) with every package's
+//! newest version copied into it.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -65,6 +66,44 @@ impl Catalogue {
         });
         self.reindex();
         Ok(id)
+    }
+
+    /// Publishes the `Pending` publication `id` at `date` (the `/_sim/publish-pending`
+    /// control endpoint), as Launchpad's publisher does: it becomes `Published` and
+    /// supersedes the older publications of its package in its series and pocket.
+    pub(crate) fn publish_pending(
+        &mut self,
+        id: u64,
+        date: DateTime<Utc>,
+    ) -> Result<(), PublishError> {
+        let idx = self
+            .rows
+            .binary_search_by_key(&id, |r| r.id)
+            .map_err(|_| PublishError::Missing(format!("no publication {id}")))?;
+        let row = &self.rows[idx];
+        if row.status != Status::Pending {
+            return Err(PublishError::Invalid(format!(
+                "publication {id} is {}, not Pending",
+                row.status.title()
+            )));
+        }
+        let (pkg, series, pocket, created) = (row.pkg, row.series, row.pocket, row.date_created);
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            if i != idx
+                && row.pkg == pkg
+                && row.series == series
+                && row.pocket == pocket
+                && matches!(row.status, Status::Published | Status::Pending)
+                && row.date_created <= created
+            {
+                row.status = Status::Superseded;
+                row.date_superseded = Some(date);
+            }
+        }
+        let row = &mut self.rows[idx];
+        row.status = Status::Published;
+        row.date_published = Some(date);
+        Ok(())
     }
 
     /// Opens a new series of distribution `distro` (the `/_sim/open-series` control

@@ -1,7 +1,8 @@
-//! The `/_sim/` control endpoints: publish a version, open a series, set and read the
-//! fault settings, read and reset the statistics. [`SimHandle`](crate::SimHandle) calls
-//! [`publish`] and [`open_series`] directly. Publishing and opening a series act on one
-//! distribution: the one the request names, else the default one.
+//! The `/_sim/` control endpoints: publish a version, publish a pending one, open a
+//! series, set and read the fault settings, read and reset the statistics.
+//! [`SimHandle`](crate::SimHandle) calls [`publish`], [`publish_pending`] and
+//! [`open_series`] directly. Publishing and opening a series act on one distribution: the
+//! one the request names, else the default one.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -78,6 +79,44 @@ pub(crate) fn publish(
                  suite={suite} id={id}"
             );
             Ok((201, json))
+        }
+        Err(PublishError::Missing(m)) => Err((404, m)),
+        Err(PublishError::Invalid(m)) => Err((400, m)),
+    }
+}
+
+/// The body of `POST /_sim/publish-pending`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishPendingBody {
+    /// The publication's id: the `<id>` of its `+sourcepub/<id>` link.
+    id: u64,
+    #[serde(default)]
+    date_published: Option<String>,
+}
+
+/// Publishes the pending publication `id` at `date` (none: now); returns the publication's
+/// JSON, its links under `origin`.
+pub(crate) fn publish_pending(
+    shared: &Shared,
+    origin: &str,
+    id: u64,
+    date: Option<DateTime<Utc>>,
+) -> Result<serde_json::Value, (u16, String)> {
+    let date = date.unwrap_or_else(|| DateTime::<Utc>::from(std::time::SystemTime::now()));
+    let mut cat = write_catalogue(shared);
+    match cat.publish_pending(id, date) {
+        Ok(()) => {
+            let row = cat.row_by_id(id).ok_or((500, "lost the row".to_owned()))?;
+            let distro = cat.distro_of(row);
+            let base = LinkBase {
+                origin: origin.to_owned(),
+                api_version: "devel".into(),
+                distro: cat.distributions[usize::from(distro)].clone(),
+            };
+            log::info!("published pending id={id}");
+            serde_json::to_value(render::publication(&base, &cat, row))
+                .map_err(|e| (500, e.to_string()))
         }
         Err(PublishError::Missing(m)) => Err((404, m)),
         Err(PublishError::Invalid(m)) => Err((400, m)),
@@ -172,6 +211,31 @@ pub(super) fn control(
                 Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
             }
         }
+        (Method::Post, "/_sim/publish-pending") => {
+            let parsed: PublishPendingBody = match serde_json::from_str(body) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Answer::text(
+                        "control",
+                        400,
+                        format!("bad publish-pending request: {e}\n"),
+                    );
+                }
+            };
+            let date = match parsed
+                .date_published
+                .as_deref()
+                .map(parse_date_created)
+                .transpose()
+            {
+                Ok(d) => d,
+                Err(e) => return Answer::text("control", 400, e),
+            };
+            match publish_pending(shared, origin, parsed.id, date) {
+                Ok(json) => Answer::json("control", &json),
+                Err((code, message)) => Answer::text("control", code, format!("{message}\n")),
+            }
+        }
         (Method::Post, "/_sim/open-series") => {
             let parsed: OpenSeriesBody = match serde_json::from_str(body) {
                 Ok(p) => p,
@@ -233,7 +297,8 @@ pub(super) fn control(
     }
 }
 
-/// A request's `date_created`: RFC 3339 with any offset, or Launchpad's spellings.
+/// A request's `date_created` or `date_published`: RFC 3339 with any offset, or
+/// Launchpad's spellings.
 fn parse_date_created(value: &str) -> Result<DateTime<Utc>, String> {
     parse_any_date(value).map_err(|_| format!("bad date_created {value:?}\n"))
 }

@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use tiny_http::{Header, Method, Request, Response};
 
-pub(crate) use control::{open_series, publish};
+pub(crate) use control::{open_series, publish, publish_pending};
 
 use crate::catalogue::Catalogue;
 use crate::faults::FaultSettings;
