@@ -36,7 +36,7 @@ use crate::store::{DB_FILE, Store};
 /// identity column (`INTEGER PRIMARY KEY` on SQLite) whose sequence must move past the
 /// copied ids. `schema_version` is not here: [`Store::connect`] makes and fills it. A test
 /// checks this list against the tables that the migrations create.
-pub const TABLES: [(&str, bool); 20] = [
+pub const TABLES: [(&str, bool); 21] = [
     ("jobs", true),
     ("runs", true),
     ("failures", false),
@@ -57,6 +57,7 @@ pub const TABLES: [(&str, bool); 20] = [
     ("counters", false),
     ("snapshots", false),
     ("series", false),
+    ("poll_memory", false),
 ];
 
 /// The table that migration 3 fills with its one row: the target's copy is replaced, not

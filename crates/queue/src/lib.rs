@@ -11,6 +11,8 @@
 //! The map:
 //! - `store`: [`Store`], opening it and its transactions, and its methods by table;
 //!   [`audit`], `breaker` and [`monitor`] add the methods of their own tables;
+//! - [`poll`]: the poller's memory of each skew window, and reconciling Launchpad with the
+//!   audit;
 //! - `sql`: the one SQL layer that lets each query be written once for both backends;
 //! - `backend`: the two backends, `sqlite` and `postgres`;
 //! - `schema`: the versioned migrations that define the schema, the same on both backends;
@@ -24,6 +26,7 @@ pub mod copy_to_postgres;
 pub mod lock;
 mod model;
 pub mod monitor;
+pub mod poll;
 mod schema;
 pub mod series;
 mod sql;

@@ -236,6 +236,23 @@ pub(crate) const SQLITE_MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_publications_series
         ON audit_publications (distro, series, package, date_created);
     "#,
+    // 8: the poller's memory of each partition's skew window (the publications it has acted
+    // on there, by Launchpad's id, with the status they had), and where polling of each
+    // partition started, from which `importctl reconcile` compares Launchpad with the audit.
+    // A partition polled before this migration may have started "from now": it is compared
+    // from its watermark at the upgrade, so that upgrading never queues the whole archive.
+    r#"
+    CREATE TABLE poll_memory (
+        distro         TEXT    NOT NULL,
+        series         TEXT    NOT NULL,
+        publication_id INTEGER NOT NULL,  -- Launchpad's +sourcepub/<id>
+        status         TEXT    NOT NULL,  -- Launchpad's status title when last seen
+        date_created   TEXT    NOT NULL,
+        PRIMARY KEY (distro, series, publication_id)
+    );
+    ALTER TABLE watermarks ADD COLUMN polled_from TEXT;  -- NULL: from the beginning
+    UPDATE watermarks SET polled_from = date_created;
+    "#,
 ];
 
 /// The same schema for PostgreSQL, migration for migration.
@@ -442,6 +459,19 @@ pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX audit_publications_series
         ON audit_publications (distro, series, package, date_created);
+    "#,
+    // 8: the poller's memory of each partition's skew window, and where polling started.
+    r#"
+    CREATE TABLE poll_memory (
+        distro         TEXT    NOT NULL,
+        series         TEXT    NOT NULL,
+        publication_id BIGINT  NOT NULL,
+        status         TEXT    NOT NULL,
+        date_created   TEXT    NOT NULL,
+        PRIMARY KEY (distro, series, publication_id)
+    );
+    ALTER TABLE watermarks ADD COLUMN polled_from TEXT;
+    UPDATE watermarks SET polled_from = date_created;
     "#,
 ];
 

@@ -25,6 +25,7 @@ use pkgimport_queue::copy_to_postgres::{
 };
 use pkgimport_queue::lock::{self, LockName};
 use pkgimport_queue::monitor::SeenPublication;
+use pkgimport_queue::poll::{NewWatermark, PartitionMemory, Remembered};
 use pkgimport_queue::{Disposition, NewFailure, Outcome, RunEnd, Store, Timestamp};
 
 fn name(n: &str) -> PackageName {
@@ -181,6 +182,24 @@ fn populate(state_dir: &std::path::Path, seen_rows: u64) {
         ),
     ])
     .unwrap();
+    s.finish_poll(
+        &[NewWatermark {
+            distro: "ubuntu".into(),
+            series: "noble".into(),
+            date_created: "2024-05-01T11:00:00+00:00".into(),
+            polled_from: Some("2024-04-01T00:00:00+00:00".into()),
+        }],
+        &[PartitionMemory {
+            distro: "ubuntu".into(),
+            series: "noble".into(),
+            publications: vec![Remembered {
+                id: 4_000_000_001,
+                status: "Pending".into(),
+                date_created: "2024-05-01T11:00:00+00:00".into(),
+            }],
+        }],
+    )
+    .unwrap();
     s.heartbeat("driver", "host1", pid, Timestamp(1_714_557_000_000))
         .unwrap();
     s.set_setting("paused", "1").unwrap();
@@ -257,6 +276,14 @@ fn view(s: &mut Store) -> Vec<(String, String)> {
     put("snapshots", format!("{:?}", s.snapshots(10).unwrap()));
     put("seen", format!("{:?}", s.seen("pkg0").unwrap()));
     put("series", format!("{:?}", s.series("ubuntu").unwrap()));
+    put(
+        "poll memory",
+        format!("{:?}", s.poll_memory("ubuntu", "noble").unwrap()),
+    );
+    put(
+        "polled from",
+        format!("{:?}", s.polled_partition("ubuntu", "noble").unwrap()),
+    );
     out
 }
 

@@ -22,6 +22,8 @@ mod runs;
 mod settings;
 mod status;
 
+pub(crate) use queue::{enqueue_in, notify_jobs};
+
 use std::path::{Path, PathBuf};
 
 use pkgimport_core::PackageName;

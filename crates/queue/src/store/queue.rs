@@ -239,7 +239,7 @@ fn claim_in(tx: &mut dyn Tx, claimer: &Claimer, now: Timestamp) -> Result<Option
 }
 
 /// Tells listening drivers that jobs were queued (PostgreSQL only; sent at commit).
-pub(super) fn notify_jobs(tx: &mut dyn Tx) -> Result<(), SqlError> {
+pub(crate) fn notify_jobs(tx: &mut dyn Tx) -> Result<(), SqlError> {
     if tx.backend() == Backend::Postgres {
         tx.execute("SELECT pg_notify($1, '')", params![JOBS_CHANNEL])?;
     }
@@ -248,7 +248,7 @@ pub(super) fn notify_jobs(tx: &mut dyn Tx) -> Result<(), SqlError> {
 
 /// Adds a pending job for each package, or raises the priority of the pending job it already
 /// has to the higher of the two.
-fn enqueue_in(
+pub(crate) fn enqueue_in(
     tx: &mut dyn Tx,
     packages: &[PackageName],
     priority: Priority,
