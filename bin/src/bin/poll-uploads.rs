@@ -49,12 +49,13 @@ fn run(args: Args) -> Result<Exit, Failure> {
     match poll::poll_and_record(&client, &mut store, &settings, config.fault.as_deref()) {
         Ok(s) => {
             log::info!(
-                "poll-uploads: partitions={} obsolete_skipped={} pages={} publications={} enqueued={} skipped={} watermarks_moved={} seconds={:.1}",
+                "poll-uploads: partitions={} obsolete_skipped={} pages={} publications={} enqueued={} remembered={} skipped={} watermarks_moved={} seconds={:.1}",
                 s.partitions,
                 s.obsolete,
                 client.stats().pages,
                 s.publications,
                 s.enqueued,
+                s.remembered,
                 s.skipped,
                 s.watermarks_moved,
                 started.elapsed().as_secs_f64()

@@ -376,6 +376,15 @@ pub const KEYS: &[Key] = &[
         "Critical when the SQLite WAL is larger (MiB).",
     ),
     key(
+        "check.reconcile_missed_warning",
+        Kind::Int {
+            min: 0,
+            max: 100_000_000,
+        },
+        "0",
+        "Warn when the last reconcile found more publications than this that polling missed.",
+    ),
+    key(
         "poll.skew",
         Kind::Duration,
         "\"10m\"",

@@ -14,6 +14,7 @@ use pkgimport_core::breaker::BreakerSettings;
 use pkgimport_driver::{DriverSettings, RequeueDelays};
 use pkgimport_importer::import::ImportSettings;
 use pkgimport_importer::poll::{PollSettings, Start};
+use pkgimport_importer::reconcile::ReconcileSettings;
 use pkgimport_importer::requeue::RetrySettings;
 use pkgimport_report::check::{CheckSettings, Override};
 
@@ -174,6 +175,41 @@ pub fn poll(config: &Config, start: Start) -> PollSettings {
     }
 }
 
+/// `importctl reconcile`'s settings: the partitions the poller polls (`[launchpad]`),
+/// narrowed to `distribution` and `series` when given, and the poller's skew window. A
+/// distribution that `launchpad.distributions` does not name is a usage error.
+pub fn reconcile(
+    config: &Config,
+    distribution: Option<&str>,
+    series: Option<&str>,
+) -> Result<ReconcileSettings, Failure> {
+    let configured = config.list("launchpad.distributions");
+    let distributions = match distribution {
+        None => configured,
+        Some(d) if configured.iter().any(|c| c == d) => vec![d.to_owned()],
+        Some(d) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                anyhow!(
+                    "distribution {d} is not polled (launchpad.distributions: {})",
+                    configured.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(ReconcileSettings {
+        distributions,
+        series: series.map(str::to_owned),
+        all_series: config.string("launchpad.series") == "all",
+        skew: config.duration("poll.skew"),
+    })
+}
+
+/// `launchpad.distributions`: every distribution the poller polls.
+pub fn polled_distributions(config: &Config) -> Vec<String> {
+    config.list("launchpad.distributions")
+}
+
 /// retry-failures' settings, from the `[retry]` section.
 pub fn retry(config: &Config) -> RetrySettings {
     RetrySettings {
@@ -209,6 +245,7 @@ pub fn check(config: &Config, overrides: Vec<Override>) -> CheckSettings {
             secs("check.poll_age_critical"),
         ),
         wal_bytes: (mib("check.wal_warning_mib"), mib("check.wal_critical_mib")),
+        reconcile_missed: config.int("check.reconcile_missed_warning") as f64,
         overrides,
     }
 }

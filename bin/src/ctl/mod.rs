@@ -16,6 +16,7 @@ mod metrics;
 mod migrate_db;
 mod pause;
 mod queue;
+mod reconcile;
 mod report;
 mod reset;
 mod retry;
@@ -111,6 +112,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare what Launchpad publishes with the committed audit, and queue at priority
+    /// rescan every package with a publication that polling missed or that is not imported
+    #[command(
+        after_help = "Exit codes: 0 done; 64 an unknown distribution or series; 69 Launchpad \
+                      unavailable after retries; 78 a configuration error."
+    )]
+    Reconcile {
+        /// Only this distribution (one of launchpad.distributions)
+        #[arg(long, value_name = "D")]
+        distribution: Option<String>,
+        /// Only this series of each distribution
+        #[arg(long, value_name = "S")]
+        series: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Resolve a remote that diverged from the audit (see docs/operations.md)
     Reset {
         package: String,
@@ -124,7 +141,8 @@ pub enum Command {
     /// Nagios/Icinga plugin: one line, exit 0/1/2/3 for OK/WARNING/CRITICAL/UNKNOWN
     Check {
         /// Override a warning threshold: LABEL=RANGE (labels: failed, oldest_age,
-        /// breaker_open, driver_age, poll_age, verify_mismatches, wal_bytes)
+        /// breaker_open, driver_age, poll_age, verify_mismatches, reconcile_missed,
+        /// wal_bytes)
         #[arg(short = 'w', long = "warning", value_name = "LABEL=RANGE")]
         warning: Vec<String>,
         /// Override a critical threshold: LABEL=RANGE
@@ -209,6 +227,17 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
             all,
             json,
         } => verify::run(config, &packages, all, json, out),
+        Command::Reconcile {
+            distribution,
+            series,
+            json,
+        } => reconcile::run(
+            config,
+            distribution.as_deref(),
+            series.as_deref(),
+            json,
+            out,
+        ),
         Command::Reset {
             package,
             adopt_remote,

@@ -76,12 +76,13 @@ fn initial_all_backfills_across_pages_and_a_rerun_adds_no_duplicate_jobs() {
 fn first_run_without_initial_starts_from_launchpads_now() {
     let env = TestEnv::new();
     let sim = env.start_sim();
-    poll_ok(&env, &[]);
+    let log = poll_ok(&env, &[]);
     assert!(
         queued(&env).is_empty(),
         "a first run must not flood the queue"
     );
     assert_eq!(watermarks(&env).len(), 4);
+    assert_eq!(summary_field(&log, "enqueued"), 0, "{log}");
     sim.publish(&Publish {
         distribution: None,
         package: "hello".into(),
@@ -91,14 +92,65 @@ fn first_run_without_initial_starts_from_launchpads_now() {
         published: false,
     })
     .unwrap();
+    // Exactly the new publication: those inside the skew window behind each partition's
+    // newest one were remembered by the first run, not queued.
+    let log = poll_ok(&env, &[]);
+    assert_eq!(queued(&env), ["hello"]);
+    assert_eq!(summary_field(&log, "enqueued"), 1, "{log}");
+    drain(&env);
+    // Nothing new: nothing queued, though the window still holds the upload.
+    let log = poll_ok(&env, &[]);
+    assert!(queued(&env).is_empty(), "{:?}", queued(&env));
+    assert_eq!(summary_field(&log, "enqueued"), 0, "{log}");
+    assert!(summary_field(&log, "remembered") >= 1, "{log}");
+}
+
+/// A number from poll-uploads' (or reconcile's) summary line: `key=N`.
+fn summary_field(log: &str, key: &str) -> u64 {
+    let needle = format!(" {key}=");
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(&needle))
+        .unwrap_or_else(|| panic!("no {key}= in {log}"));
+    let start = line.find(&needle).unwrap() + needle.len();
+    line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_pending_publication_that_becomes_published_is_enqueued_again() {
+    let env = TestEnv::new();
+    let sim = env.start_sim();
     poll_ok(&env, &[]);
-    // The new publication is queued. (So may be the newest publication of each partition:
-    // the skew window re-reads them, at least once.)
-    assert!(
-        queued(&env).contains(&"hello".to_owned()),
-        "{:?}",
-        queued(&env)
-    );
+    let link = sim
+        .publish(&Publish {
+            distribution: None,
+            package: "hello".into(),
+            version: "2.10-3".into(),
+            suite: "sid".into(),
+            date_created: None,
+            published: false,
+        })
+        .unwrap();
+    poll_ok(&env, &[]);
+    assert_eq!(queued(&env), ["hello"]);
+    drain(&env);
+    poll_ok(&env, &[]);
+    assert!(queued(&env).is_empty(), "still Pending: nothing new");
+    // Launchpad's publisher publishes it: the version may not be imported yet (import-one
+    // tells cheaply), so the package is queued again, once.
+    let id: u64 = link.rsplit('/').next().unwrap().parse().unwrap();
+    sim.publish_pending(id).unwrap();
+    poll_ok(&env, &[]);
+    assert_eq!(queued(&env), ["hello"]);
+    drain(&env);
+    poll_ok(&env, &[]);
+    assert!(queued(&env).is_empty(), "{:?}", queued(&env));
 }
 
 #[test]
@@ -304,4 +356,91 @@ fn credentials_must_be_private_and_never_shown() {
     for text in [dump(&out), show] {
         assert!(!text.contains("SEKRIT"), "a secret leaked: {text}");
     }
+}
+
+both_backends!(a_publication_dated_before_the_window_is_missed_by_polling_and_found_by_reconcile);
+fn a_publication_dated_before_the_window_is_missed_by_polling_and_found_by_reconcile(
+    env: &TestEnv,
+) {
+    let sim = env.start_sim();
+    env.use_real_importer();
+    poll_ok(env, &[]);
+    // An upload, polled and imported: the sid watermark moves to Launchpad's now.
+    sim.publish(&Publish {
+        distribution: None,
+        package: "authbind".into(),
+        version: "2.1.3".into(),
+        suite: "sid".into(),
+        date_created: None,
+        published: true,
+    })
+    .unwrap();
+    poll_ok(env, &[]);
+    assert_eq!(queued(env), ["authbind"]);
+    env.drive(&[]);
+    // Appears now, but dated two hours back: behind the 10-minute skew window.
+    sim.publish(&Publish {
+        distribution: None,
+        package: "intel2gas".into(),
+        version: "1.3.3-17".into(),
+        suite: "sid".into(),
+        date_created: Some(Utc::now() - ChronoDuration::hours(2)),
+        published: true,
+    })
+    .unwrap();
+    let log = poll_ok(env, &[]);
+    assert!(queued(env).is_empty(), "{:?}", queued(env));
+    assert_eq!(summary_field(&log, "enqueued"), 0, "{log}");
+
+    let out = env.ctl(&["reconcile"]);
+    assert!(out.status.success(), "{}", dump(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missed by polling: package=intel2gas distribution=debian series=sid pocket=Release version=1.3.3-17"),
+        "{}",
+        dump(&out)
+    );
+    assert_eq!(summary_field(&stderr, "missed"), 1, "{stderr}");
+    assert_eq!(summary_field(&stderr, "missing"), 1, "{stderr}");
+    let q = env.ctl_json(&["queue"]);
+    assert_eq!(q.as_array().unwrap().len(), 1, "{q}");
+    assert_eq!(q[0]["package"], "intel2gas");
+    assert_eq!(q[0]["priority"], 10, "rescan");
+
+    // check warns: the skew window let a publication slip.
+    env.store()
+        .heartbeat("driver", "host", 1, pkgimport_queue::Timestamp::now())
+        .unwrap();
+    let out = env.ctl(&["check"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{line}");
+    assert!(
+        line.starts_with(
+            "PACKAGE-IMPORTER WARNING - 1 publications missed by polling at the last reconcile"
+        ),
+        "{line}"
+    );
+    assert!(line.contains(" reconcile_missed=1;0;;0"), "{line}");
+    let metrics = env.ctl_ok(&["metrics"]);
+    assert!(
+        metrics.contains("\npkgimport_last_reconcile_missed_publications 1\n"),
+        "{metrics}"
+    );
+
+    // Imported, the next reconcile finds nothing missing, and the warning clears.
+    env.drive(&[]);
+    let summary = env.ctl_json(&["reconcile"]);
+    assert_eq!(summary["missing"], 0, "{summary}");
+    assert_eq!(summary["missed"], 0, "{summary}");
+    assert!(summary["publications"].as_u64().unwrap() >= 2, "{summary}");
+    let out = env.ctl(&["check", "-w", "driver_age=~:1000000"]);
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        line.contains("0 publications missed by polling at the last reconcile"),
+        "{line}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{line}");
+    // Asking for a series that no distribution has is a usage error.
+    let out = env.ctl(&["reconcile", "--series", "nosuch"]);
+    assert_eq!(out.status.code(), Some(64), "{}", dump(&out));
 }

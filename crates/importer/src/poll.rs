@@ -8,23 +8,35 @@
 //! one job per package at priority `upload`, page by page. The watermark is the largest
 //! `date_created` seen: Launchpad's own time, never the local clock.
 //!
+//! The skew delta covers a publication that Launchpad makes visible later than one with a
+//! later `date_created`. Its price is that every poll sees the publications inside the
+//! window again, so the poller remembers them (the poll memory, `pkgimport_queue::poll`):
+//! by Launchpad's publication id, with the status it saw. A package is enqueued only for a
+//! publication that is not remembered, or that went from `Pending` to `Published` (a
+//! version `import-one` may not have imported yet; it finds out cheaply if it has). Each
+//! upload is therefore enqueued once, not once per poll for as long as it stays inside the
+//! window.
+//!
 //! Watermarks move only at the very end, in one transaction, after every partition has
-//! been enqueued. A crash or an outage part-way therefore moves no watermark, and the next
-//! run enqueues the same packages again: triggers are at-least-once, and the queue merges
-//! duplicates. The skew delta covers a publication that Launchpad makes visible later than
-//! one with a later `date_created`.
+//! been enqueued; the same transaction replaces each partition's memory with the
+//! publications inside its new window, so the memory is bounded by the window. A crash or
+//! an outage part-way therefore moves neither, and the next run enqueues the same packages
+//! again: triggers are at-least-once, and the queue merges duplicates.
 //!
 //! A partition without a watermark starts according to [`Start`]: from a given date, from
 //! the beginning, or "from now". "From now" is Launchpad's now: the newest publication in
 //! the partition becomes the watermark and nothing is enqueued, so a first run never floods
-//! the queue by surprise. Once a distribution has any watermark, a partition that appears
-//! later (a new series opening) starts from the beginning, since all of it is new.
+//! the queue by surprise; the publications inside the window behind it are remembered, or
+//! the next poll would enqueue them all. Once a distribution has any watermark, a partition
+//! that appears later (a new series opening) starts from the beginning, since all of it is
+//! new. Each partition's first watermark records where its polling started, which is what
+//! `importctl reconcile` ([`crate::reconcile`]) compares from.
 //!
 //! [`poll_and_record`] is what `poll-uploads` runs: the poll, then what it showed recorded
 //! in the state database (the client's counters, the last successful poll, and an outcome
 //! for the circuit breaker).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -34,6 +46,7 @@ use pkgimport_lp_client::{
     Client, LpDateTime, PublicationOrder, PublicationStatus, PublishedSourcesQuery,
 };
 use pkgimport_queue::monitor::SeenPublication;
+use pkgimport_queue::poll::{NewWatermark, PartitionMemory, Remembered};
 use pkgimport_queue::series::SeriesRow;
 use pkgimport_queue::{Store, Timestamp};
 
@@ -70,6 +83,8 @@ pub struct PollSummary {
     pub obsolete: u64,
     pub publications: u64,
     pub enqueued: u64,
+    /// Publications inside the skew window that an earlier poll saw: not enqueued again.
+    pub remembered: u64,
     pub skipped: u64,
     pub watermarks_moved: u64,
 }
@@ -104,7 +119,7 @@ pub enum PollRunError {
 }
 
 /// The status of a series that gets no more uploads: not polled unless asked for.
-const OBSOLETE: &str = "Obsolete";
+pub(crate) const OBSOLETE: &str = "Obsolete";
 
 /// Named points where a drill can stop the poller (`PKGIMPORT_FAULT=<point>`).
 pub const FAULT_BETWEEN_PARTITIONS: &str = "poll-between-partitions";
@@ -169,8 +184,10 @@ pub fn poll(
     fault: Option<&str>,
 ) -> Result<PollSummary, PollError> {
     let mut summary = PollSummary::default();
-    // (distro, series) → newest date_created seen; stored only at the very end.
-    let mut new_marks: BTreeMap<(String, String), LpDateTime> = BTreeMap::new();
+    // Stored only at the very end, in one transaction.
+    let mut marks: Vec<NewWatermark> = Vec::new();
+    let mut memories: Vec<PartitionMemory> = Vec::new();
+    let skew = chrono::Duration::from_std(settings.skew).unwrap_or_default();
     for distro in &settings.distributions {
         let series = client.distro_series(distro)?;
         // Launchpad lists the newest first; import-one reads the statuses from here.
@@ -196,9 +213,7 @@ pub fn poll(
             let mark = store.watermark(distro, &s.name)?;
             let since = match (&mark, &settings.start, distro_known) {
                 (Some(m), _, _) => match LpDateTime::parse(m) {
-                    Ok(m) => Some(
-                        m.utc() - chrono::Duration::from_std(settings.skew).unwrap_or_default(),
-                    ),
+                    Ok(m) => Some(m.utc() - skew),
                     Err(e) => {
                         log::warn!(
                             "ignoring unreadable watermark {m:?} of {distro}/{}: {e}",
@@ -210,62 +225,109 @@ pub fn poll(
                 (None, _, true) | (None, Start::All, _) => None,
                 (None, Start::Since(d), false) => Some(*d),
                 (None, Start::Now, false) => {
-                    let newest = newest_publication(client, distro, &s.self_link)?;
-                    let mark = newest.unwrap_or_else(|| LpDateTime::from_utc(DateTime::UNIX_EPOCH));
+                    let (mark, memory) = start_from_now(client, distro, &s.self_link, skew)?;
                     log::info!(
                         "partition {distro}/{} starts from {}",
                         s.name,
                         mark.as_str()
                     );
-                    new_marks.insert((distro.clone(), s.name.clone()), mark);
+                    // The newest publication is not imported: polling starts just after it
+                    // (Launchpad's times have microseconds).
+                    let from = mark.utc() + chrono::Duration::microseconds(1);
+                    marks.push(NewWatermark {
+                        distro: distro.clone(),
+                        series: s.name.clone(),
+                        date_created: mark.as_str().to_owned(),
+                        polled_from: Some(LpDateTime::from_utc(from).as_str().to_owned()),
+                    });
+                    memories.push(PartitionMemory {
+                        distro: distro.clone(),
+                        series: s.name.clone(),
+                        publications: memory,
+                    });
                     continue;
                 }
             };
-            let newest = poll_partition(
+            let memory = match &mark {
+                Some(_) => store.poll_memory(distro, &s.name)?,
+                None => Vec::new(),
+            };
+            let polled = poll_partition(
                 client,
                 store,
                 distro,
                 &s.self_link,
                 since,
+                &memory,
                 settings,
                 &mut summary,
             )?;
-            if let Some(newest) = newest {
-                let key = (distro.clone(), s.name.clone());
-                let moved = mark.as_deref() != Some(newest.as_str());
-                if moved {
-                    new_marks.insert(key, newest);
-                }
+            let Some(newest) = polled.newest else {
+                continue;
+            };
+            if mark.as_deref() != Some(newest.as_str()) {
+                marks.push(NewWatermark {
+                    distro: distro.clone(),
+                    series: s.name.clone(),
+                    date_created: newest.as_str().to_owned(),
+                    // Kept only for a partition's first watermark.
+                    polled_from: since
+                        .filter(|_| mark.is_none())
+                        .map(|d| LpDateTime::from_utc(d).as_str().to_owned()),
+                });
+            }
+            if polled.window != memory {
+                memories.push(PartitionMemory {
+                    distro: distro.clone(),
+                    series: s.name.clone(),
+                    publications: polled.window,
+                });
             }
         }
     }
-    // Everything is enqueued: now, and only now, the watermarks move, all at once.
-    let marks: Vec<(String, String, String)> = new_marks
-        .into_iter()
-        .map(|((distro, series), mark)| (distro, series, mark.as_str().to_owned()))
-        .collect();
-    store.set_watermarks(&marks)?;
+    // Everything is enqueued: now, and only now, the watermarks move, all at once, and
+    // the memory of each window with them.
+    store.finish_poll(&marks, &memories)?;
     summary.watermarks_moved = marks.len() as u64;
     Ok(summary)
 }
 
-/// Enqueues every package published in one partition since `since`, a batch at a time.
-/// Returns the newest `date_created` seen.
+/// What polling one partition found.
+struct PartitionPoll {
+    /// The newest `date_created` seen.
+    newest: Option<LpDateTime>,
+    /// The publications inside the skew window behind `newest`, by id: the partition's
+    /// new memory.
+    window: Vec<Remembered>,
+}
+
+/// Enqueues every package published in one partition since `since`, a batch at a time,
+/// except for the publications in `memory` (those an earlier poll saw inside the window)
+/// whose status has not gone from `Pending` to `Published`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one partition's poll: the client, the store, where to ask, and what to add to"
+)]
 fn poll_partition(
     client: &Client,
     store: &mut Store,
     distro: &str,
     series_link: &str,
     since: Option<DateTime<Utc>>,
+    memory: &[Remembered],
     settings: &PollSettings,
     summary: &mut PollSummary,
-) -> Result<Option<LpDateTime>, PollError> {
+) -> Result<PartitionPoll, PollError> {
     let query = PublishedSourcesQuery {
         distro_series: Some(series_link.to_owned()),
         created_since_date: since,
         order: PublicationOrder::OldestFirst,
         ..PublishedSourcesQuery::default()
     };
+    let skew = chrono::Duration::from_std(settings.skew).unwrap_or_default();
+    let remembered: HashMap<i64, &str> = memory.iter().map(|r| (r.id, r.status.as_str())).collect();
+    // Oldest first: what falls out of the window behind the newest never comes back in.
+    let mut window: VecDeque<(DateTime<Utc>, Remembered)> = VecDeque::new();
     let mut newest: Option<LpDateTime> = None;
     let mut batch: BTreeSet<PackageName> = BTreeSet::new();
     let mut seen: BTreeMap<String, (LpDateTime, SeenPublication)> = BTreeMap::new();
@@ -279,12 +341,34 @@ fn poll_partition(
         {
             newest = Some(p.date_created.clone());
         }
+        let id = p.sourcepub_id().and_then(|id| i64::try_from(id).ok());
+        if let (Some(id), Some(n)) = (id, &newest) {
+            window.push_back((
+                p.date_created.utc(),
+                Remembered {
+                    id,
+                    status: p.status.as_str().to_owned(),
+                    date_created: p.date_created.as_str().to_owned(),
+                },
+            ));
+            let floor = n.utc() - skew;
+            while window.front().is_some_and(|(d, _)| *d < floor) {
+                window.pop_front();
+            }
+        }
         // Debian's publications stay Pending in Launchpad; both mean "uploaded".
         if !matches!(
             p.status,
             PublicationStatus::Pending | PublicationStatus::Published
         ) {
             summary.skipped += 1;
+            continue;
+        }
+        let before = id.and_then(|id| remembered.get(&id));
+        if before.is_some_and(|b| {
+            !(*b == PublicationStatus::Pending.as_str() && p.status == PublicationStatus::Published)
+        }) {
+            summary.remembered += 1;
             continue;
         }
         match PackageName::parse(&p.source_package_name) {
@@ -319,7 +403,19 @@ fn poll_partition(
         }
     }
     summary.enqueued += flush(store, &mut batch, &mut seen)?;
-    Ok(newest)
+    let mut window: Vec<Remembered> = match &newest {
+        Some(n) => {
+            let floor = n.utc() - skew;
+            window
+                .into_iter()
+                .filter(|(d, _)| *d >= floor)
+                .map(|(_, r)| r)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    window.sort_by_key(|r| r.id);
+    Ok(PartitionPoll { newest, window })
 }
 
 /// Enqueues a batch, and remembers the newest publication seen of each package in it (for
@@ -350,21 +446,40 @@ pub fn later(a: &str, b: &str) -> bool {
     }
 }
 
-/// The `date_created` of the newest publication in a partition, if any.
-fn newest_publication(
+/// "From now": the `date_created` of the newest publication in a partition (the epoch if
+/// it has none), and the publications inside the skew window behind it, by id, to be
+/// remembered rather than enqueued. Newest first, so the listing stops at the window's
+/// edge.
+fn start_from_now(
     client: &Client,
     distro: &str,
     series_link: &str,
-) -> Result<Option<LpDateTime>, PollError> {
+    skew: chrono::Duration,
+) -> Result<(LpDateTime, Vec<Remembered>), PollError> {
     let query = PublishedSourcesQuery {
         distro_series: Some(series_link.to_owned()),
         order: PublicationOrder::NewestFirst,
         ..PublishedSourcesQuery::default()
     };
-    match client.published_sources(distro, &query).next() {
-        None => Ok(None),
-        Some(p) => Ok(Some(p?.date_created)),
+    let mut newest: Option<LpDateTime> = None;
+    let mut memory = Vec::new();
+    for publication in client.published_sources(distro, &query) {
+        let p = publication?;
+        let floor = newest.get_or_insert_with(|| p.date_created.clone()).utc() - skew;
+        if p.date_created.utc() < floor {
+            break;
+        }
+        if let Some(id) = p.sourcepub_id().and_then(|id| i64::try_from(id).ok()) {
+            memory.push(Remembered {
+                id,
+                status: p.status.as_str().to_owned(),
+                date_created: p.date_created.as_str().to_owned(),
+            });
+        }
     }
+    memory.sort_by_key(|r| r.id);
+    let newest = newest.unwrap_or_else(|| LpDateTime::from_utc(DateTime::UNIX_EPOCH));
+    Ok((newest, memory))
 }
 
 /// Parses `--since`: RFC 3339 (`2024-01-01T00:00:00Z`) or a plain date (`2024-01-01`, UTC).

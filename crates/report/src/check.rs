@@ -190,6 +190,9 @@ pub struct CheckSettings {
     pub driver_age: (f64, f64),
     pub poll_age: (f64, f64),
     pub wal_bytes: (f64, f64),
+    /// Warn when the last complete reconcile found more publications than this that
+    /// polling missed.
+    pub reconcile_missed: f64,
     /// `-w label=RANGE` and `-c label=RANGE` from the command line.
     pub overrides: Vec<Override>,
 }
@@ -293,6 +296,25 @@ pub fn measure(
         ),
     });
 
+    // Publications that the poller's skew window let slip: the window is too small. A
+    // warning, not critical: the reconcile that found them has enqueued them.
+    let missed = counter("last_reconcile_missed").unwrap_or(0) as f64;
+    let phrase = match counter("last_reconcile_ms") {
+        Some(_) => format!(
+            "{} publications missed by polling at the last reconcile",
+            format_number(missed)
+        ),
+        None => "no reconcile yet".to_owned(),
+    };
+    metrics.push(Metric {
+        label: "reconcile_missed",
+        value: missed,
+        uom: "",
+        warn: Some(Range::above(s.reconcile_missed)),
+        crit: None,
+        phrase,
+    });
+
     let wal = store.wal_bytes() as f64;
     metrics.push(both(
         "wal_bytes",
@@ -318,13 +340,14 @@ pub fn measure(
 }
 
 /// Labels that `-w`/`-c` may name.
-pub const LABELS: [&str; 7] = [
+pub const LABELS: [&str; 8] = [
     "failed",
     "oldest_age",
     "breaker_open",
     "driver_age",
     "poll_age",
     "verify_mismatches",
+    "reconcile_missed",
     "wal_bytes",
 ];
 

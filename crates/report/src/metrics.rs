@@ -142,6 +142,18 @@ pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_que
         &[(String::new(), counter("last_poll_ok_ms") as f64 / 1000.0)],
     );
     family(
+        "pkgimport_last_reconcile_timestamp_seconds",
+        "gauge",
+        "When the last complete importctl reconcile finished, in seconds since the epoch; 0 if never.",
+        &[(String::new(), counter("last_reconcile_ms") as f64 / 1000.0)],
+    );
+    family(
+        "pkgimport_last_reconcile_missed_publications",
+        "gauge",
+        "Publications that polling missed, as the last complete importctl reconcile found.",
+        &[(String::new(), counter("last_reconcile_missed") as f64)],
+    );
+    family(
         "pkgimport_sqlite_wal_bytes",
         "gauge",
         "Size of the state database's write-ahead log.",
