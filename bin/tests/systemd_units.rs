@@ -21,10 +21,12 @@ use pkgimport_core::Priority;
 use crate::util::side_by_side;
 
 /// The units the runbook documents: the driver, and one service and timer per periodic job.
-const UNITS: [&str; 9] = [
+const UNITS: [&str; 11] = [
     "package-importer-driver.service",
     "package-importer-poll.service",
     "package-importer-poll.timer",
+    "package-importer-reconcile.service",
+    "package-importer-reconcile.timer",
     "package-importer-report.service",
     "package-importer-report.timer",
     "package-importer-retry.service",
@@ -287,6 +289,7 @@ fn timers_are_persistent_with_a_randomized_delay_and_the_documented_schedule() {
         ("package-importer-retry.timer", "*:0/15"),
         ("package-importer-report.timer", "*:0/5"),
         ("package-importer-snapshot.timer", "*-*-* 00:10:00"),
+        ("package-importer-reconcile.timer", "*-*-* 03:30:00"),
     ] {
         assert_eq!(value(timer, "Timer", "OnCalendar"), schedule, "{timer}");
         assert_eq!(value(timer, "Timer", "Persistent"), "true", "{timer}");
@@ -297,7 +300,7 @@ fn timers_are_persistent_with_a_randomized_delay_and_the_documented_schedule() {
         );
         assert_eq!(value(timer, "Install", "WantedBy"), "timers.target");
     }
-    assert_eq!(timers().count(), 4, "a timer without a schedule test");
+    assert_eq!(timers().count(), 5, "a timer without a schedule test");
 }
 
 #[test]
