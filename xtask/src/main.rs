@@ -25,6 +25,7 @@ mod import;
 mod latency;
 mod measure;
 mod poll;
+mod reconcile;
 mod sim;
 mod sweep;
 
@@ -32,10 +33,12 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--only GROUP,...]\n\
     \x20      cargo xtask sweep [--sizes 1000,10000,30000] [--versions V] [--quick]\n\
     \x20      cargo xtask latency [--quick] [--poll-interval SECS] [--publications N] [--span SECS] [--seed N]\n\
     bench runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads\n\
-    over a synthetic history, import-one on real source packages against the decompression\n\
-    floor and gbp import-dsc, no-op and ref-only imports) and prints measured figures as\n\
-    ratios against their goals. --quick uses small sizes and one run; --only runs some of\n\
-    the groups queue, dispatch, enqueue, poll, fixtures, coreutils, noop, refonly.\n\
+    over a synthetic history, importctl reconcile over 40,000 synthetic packages in two\n\
+    series against an audit that lacks a few hundred, import-one on real source packages\n\
+    against the decompression floor and gbp import-dsc, no-op and ref-only imports) and\n\
+    prints measured figures as ratios against their goals. --quick uses small sizes and one\n\
+    run; --only runs some of the groups queue, dispatch, enqueue, poll, reconcile, fixtures,\n\
+    coreutils, noop, refonly.\n\
     sweep imports N synthetic packages from empty with poll-uploads and the driver, then\n\
     again when a new series opens (ref-only imports), and prints wall time, cost per\n\
     package, the driver's peak RSS and the database size per N. --quick: N = 50 and 200.\n\
@@ -75,6 +78,7 @@ struct Sizes {
     dispatch_jobs: usize,
     enqueue_names: usize,
     poll_publications: u32,
+    reconcile_packages: u32,
     noop_runs: usize,
     ref_only_runs: usize,
 }
@@ -85,6 +89,7 @@ const GROUPS: &[&str] = &[
     "dispatch",
     "enqueue",
     "poll",
+    "reconcile",
     "fixtures",
     "coreutils",
     "noop",
@@ -123,6 +128,7 @@ fn bench(quick: bool, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
             dispatch_jobs: 100,
             enqueue_names: 3_000,
             poll_publications: 5_000,
+            reconcile_packages: 2_000,
             noop_runs: 5,
             ref_only_runs: 3,
         }
@@ -133,6 +139,7 @@ fn bench(quick: bool, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
             dispatch_jobs: 2_000,
             enqueue_names: 30_000,
             poll_publications: 100_000,
+            reconcile_packages: 40_000,
             noop_runs: 20,
             ref_only_runs: 10,
         }
@@ -171,6 +178,13 @@ fn bench(quick: bool, want: impl Fn(&str) -> bool) -> anyhow::Result<()> {
     }
     if want("poll") {
         rows.extend(poll::poll_rows(&bins, sizes.runs, sizes.poll_publications)?);
+    }
+    if want("reconcile") {
+        rows.extend(reconcile::reconcile_rows(
+            &bins,
+            sizes.runs,
+            sizes.reconcile_packages,
+        )?);
     }
     if want("fixtures") {
         rows.extend(import::fixture_rows(&bins, sizes.runs)?);

@@ -3,6 +3,8 @@
 //! control endpoint. The process is killed when the [`Sim`] is dropped.
 
 use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,6 +97,27 @@ impl Sim {
     pub(crate) fn control(&self, path: &str, body: &str) -> anyhow::Result<String> {
         let base_url = format!("http://127.0.0.1:{}", self.port);
         Ok(pkgimport_testkit::sim::control(&base_url, path, body)?)
+    }
+
+    /// The Launchpad requests served since the counts were last reset (`GET /_sim/stats`;
+    /// the control endpoints are not counted).
+    pub(crate) fn requests(&self) -> anyhow::Result<u64> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        // HTTP/1.0: the answer is the body up to the end of the stream, never chunked.
+        write!(
+            stream,
+            "GET /_sim/stats HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .context("no body in the answer to GET /_sim/stats")?;
+        if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+            bail!("GET /_sim/stats: {head}");
+        }
+        let stats: serde_json::Value = serde_json::from_str(body)?;
+        stats["total"].as_u64().context("no total in /_sim/stats")
     }
 
     /// The process id of lp-sim, to read its CPU time.
