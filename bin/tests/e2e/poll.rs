@@ -4,7 +4,10 @@
 use std::process::Output;
 
 use chrono::{Duration as ChronoDuration, Utc};
+use pkgimport_core::PackageName;
 use pkgimport_lp_sim::{FaultMode, FaultSettings, Publish};
+use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef};
+use pkgimport_queue::poll::NewWatermark;
 use pkgimport_testkit::sim::{set_fault_mode, set_faults};
 
 use crate::util::*;
@@ -443,4 +446,80 @@ fn a_publication_dated_before_the_window_is_missed_by_polling_and_found_by_recon
     // Asking for a series that no distribution has is a usage error.
     let out = env.ctl(&["reconcile", "--series", "nosuch"]);
     assert_eq!(out.status.code(), Some(64), "{}", dump(&out));
+}
+
+/// Reconciling more publications than one comparison batch holds, in two series, against
+/// an audit that lacks one in a hundred: exactly those are found, and only their packages
+/// are queued. A second reconcile finds them again, but no longer as missed by polling:
+/// they are queued now.
+#[test]
+fn reconcile_finds_exactly_what_the_audit_lacks_across_batches_and_series() {
+    const PACKAGES: u32 = 2100;
+    let _alone = run_alone();
+    let env = TestEnv::new();
+    let _sim = env.start_synthetic_sim(PACKAGES, 2);
+    let mut store = env.store();
+    // Both partitions polled from the beginning, up to after every synthetic publication.
+    let marks: Vec<NewWatermark> = ["sid", "trixie"]
+        .into_iter()
+        .map(|series| NewWatermark {
+            distro: "debian".into(),
+            series: series.into(),
+            date_created: "2030-01-01T00:00:00+00:00".into(),
+            polled_from: None,
+        })
+        .collect();
+    store.finish_poll(&marks, &[]).unwrap();
+    let mut lacking = Vec::new();
+    for j in 0..PACKAGES {
+        let name = format!("synth-{j:06}");
+        if j % 100 == 50 {
+            lacking.push(name);
+            continue;
+        }
+        // lp-sim's synthetic package j lives in series j % 2, newest first.
+        let series = ["sid", "trixie"][(j % 2) as usize];
+        let oid = format!("{:040x}", j + 1);
+        let staged = StagedAudit {
+            refs: vec![StagedRef {
+                name: format!("refs/heads/debian/{series}"),
+                old: None,
+                new: oid.clone(),
+            }],
+            versions: [("1.0".to_owned(), oid)].into(),
+            publications: vec![PublicationRow {
+                distro: "debian".into(),
+                series: series.into(),
+                pocket: "Release".into(),
+                version: "1.0".into(),
+                date_created: "2024-01-01T00:00:00+00:00".into(),
+            }],
+            ..StagedAudit::default()
+        };
+        let package = PackageName::parse(&name).unwrap();
+        store.audit_stage(&package, &staged).unwrap();
+        store.audit_mark(&package, None).unwrap();
+        store.audit_commit(&package).unwrap();
+        store.audit_unmark(&package).unwrap();
+    }
+    drop(store);
+
+    let summary = env.ctl_json(&["reconcile"]);
+    assert_eq!(summary["partitions"], 2, "{summary}");
+    assert_eq!(summary["publications"], PACKAGES, "{summary}");
+    assert_eq!(summary["missing"], lacking.len(), "{summary}");
+    assert_eq!(summary["missed"], lacking.len(), "{summary}");
+    assert_eq!(summary["enqueued"], lacking.len(), "{summary}");
+    assert_eq!(queued(&env), lacking);
+    let q = env.ctl_json(&["queue"]);
+    assert!(
+        q.as_array().unwrap().iter().all(|j| j["priority"] == 10),
+        "every job at rescan: {q}"
+    );
+
+    let summary = env.ctl_json(&["reconcile"]);
+    assert_eq!(summary["missing"], lacking.len(), "{summary}");
+    assert_eq!(summary["missed"], 0, "queued, so not missed: {summary}");
+    assert_eq!(summary["enqueued"], 0, "{summary}");
+    assert_eq!(queued(&env), lacking);
 }
