@@ -43,6 +43,9 @@ pub(crate) struct Rules {
     pub(crate) remove_empty: bool,
     /// Read git's extended headers, and refuse binary patches.
     pub(crate) git: bool,
+    /// Refuse a diff that is not empty but has no file patch, as GNU patch does ("only
+    /// garbage was found in the patch input"); dpkg's own check only warns.
+    pub(crate) needs_a_diff: bool,
 }
 
 impl Rules {
@@ -50,11 +53,13 @@ impl Rules {
     pub(crate) const DIFF_GZ: Rules = Rules {
         remove_empty: false,
         git: false,
+        needs_a_diff: false,
     };
     /// A patch of a quilt series.
     pub(crate) const QUILT: Rules = Rules {
         remove_empty: true,
         git: true,
+        needs_a_diff: true,
     };
 }
 
@@ -76,6 +81,9 @@ pub(crate) fn apply_with(
     rules: Rules,
 ) -> Result<Vec<String>, Error> {
     let patches = parse(diff, diff_name, rules.git)?;
+    if patches.is_empty() && !diff.is_empty() && rules.needs_a_diff {
+        return Err(patch_error(diff_name, 1, "no diff in the patch"));
+    }
     let mut touched = Vec::new();
     for file_patch in patches {
         for path in apply_file_patch(tree, &file_patch, diff_name, rules)? {
