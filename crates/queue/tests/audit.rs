@@ -141,11 +141,7 @@ fn applied_on(db: &TestDb) {
     let p = PackageName::parse("libssh").unwrap();
     let mut audit = staged("aaa", None);
     audit.versions.insert("0.12.2-1".into(), "bbb".into());
-    audit
-        .version_facts
-        .get_mut("2.10-3")
-        .unwrap()
-        .patch_failure = Some(PatchFailure {
+    audit.version_facts.get_mut("2.10-3").unwrap().patch_failure = Some(PatchFailure {
         patch: "0003-CVE.patch".into(),
         message: "diff debian/patches/0003-CVE.patch line 24: hunk does not apply".into(),
     });
@@ -162,18 +158,25 @@ fn applied_on(db: &TestDb) {
         },
     );
     // In name order, as the audit reads them back.
-    audit.refs.insert(0, StagedRef {
-        name: "refs/heads/importer/applied/debian/sid".into(),
-        old: None,
-        new: "ab".into(),
-    });
+    audit.refs.insert(
+        0,
+        StagedRef {
+            name: "refs/heads/importer/applied/debian/sid".into(),
+            old: None,
+            new: "ab".into(),
+        },
+    );
     audit.ref_versions.insert(
         "refs/heads/importer/applied/debian/sid".into(),
         "0.12.2-1".into(),
     );
     s.audit_stage(&p, &audit).unwrap();
     assert_eq!(s.audit(&p).unwrap().staged, audit, "staged as given");
-    assert_eq!(s.patch_warnings(10).unwrap(), (Vec::new(), 0), "not yet committed");
+    assert_eq!(
+        s.patch_warnings(10).unwrap(),
+        (Vec::new(), 0),
+        "not yet committed"
+    );
     s.audit_mark(&p, None).unwrap();
     s.audit_commit(&p).unwrap();
     s.audit_unmark(&p).unwrap();

@@ -74,10 +74,7 @@ fn is_mbox_from(line: &str) -> bool {
 /// The `Field: value` of a line, when it starts a field.
 fn field(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once(':')?;
-    let ok = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic())
+    let ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     ok.then(|| (name, value.trim()))
 }
@@ -329,7 +326,10 @@ mod tests {
     #[test]
     fn authors_in_every_shape() {
         let of = |value: &str| header(&format!("Description: x\nAuthor: {value}\n")).author;
-        assert_eq!(of("Jane <jane@example.org>"), who("Jane", "jane@example.org"));
+        assert_eq!(
+            of("Jane <jane@example.org>"),
+            who("Jane", "jane@example.org")
+        );
         assert_eq!(of("jane@example.org"), who("", "jane@example.org"));
         assert_eq!(of("Jane Doe"), who("Jane Doe", ""));
         assert_eq!(

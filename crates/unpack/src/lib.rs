@@ -27,8 +27,8 @@
 //! read from `debian/changelog` ([`changelog`]).
 
 pub mod changelog;
-pub mod dep3;
 mod dep14;
+pub mod dep3;
 mod dsc;
 mod error;
 mod limits;

@@ -194,7 +194,10 @@ not#comment.patch
             ["a", "debian/rules", "debian/source/format"],
             "the tree is finished as dpkg-source finishes it"
         );
-        assert_eq!(apply_patch(&mut tree, "second.patch", "3.0 (quilt)").unwrap(), ["a"]);
+        assert_eq!(
+            apply_patch(&mut tree, "second.patch", "3.0 (quilt)").unwrap(),
+            ["a"]
+        );
         assert_eq!(tree.get("a"), Some(&file("ONE\nTWO\n")));
         assert!(matches!(
             apply_patch(&mut tree, "missing.patch", "3.0 (quilt)"),

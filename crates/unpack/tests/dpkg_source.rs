@@ -133,8 +133,14 @@ fn every_fixture_version_with_its_patches_applied_matches_dpkg_source() {
         "trees differ:\n{}",
         failures.join("\n")
     );
-    assert!(patched >= 40, "only {patched} patches applied: a vacuous comparison");
-    assert_eq!(refused, 1, "the one fixture version whose patch does not apply");
+    assert!(
+        patched >= 40,
+        "only {patched} patches applied: a vacuous comparison"
+    );
+    assert_eq!(
+        refused, 1,
+        "the one fixture version whose patch does not apply"
+    );
 }
 
 #[test]

@@ -162,7 +162,6 @@ fn pick_target(tree: &SourceTree, old: Option<String>, new: Option<String>) -> O
     }
 }
 
-
 /// Checks a name a patch gives (`analyze`'s safety checks: a safe relative path that no
 /// symlink of the tree leads through) and returns it normalized. The name of the file to
 /// patch must also not lie below a file (`in_place`).
@@ -432,5 +431,3 @@ fn locate(lines: &[Line<'_>], hunk: &Hunk<'_>, offset: isize, min: usize) -> Opt
     }
     None
 }
-
-

@@ -134,7 +134,11 @@ fn git_names(rest: &str) -> Option<String> {
 /// Reads a diff into its file patches. With `git`, `diff --git` headers are read (see the
 /// module documentation) and binary patches refused; without, they are commentary, as
 /// `dpkg-source` treats a `1.0` package's `.diff.gz`.
-pub(super) fn parse<'d>(diff: &'d [u8], name: &str, git: bool) -> Result<Vec<FilePatch<'d>>, Error> {
+pub(super) fn parse<'d>(
+    diff: &'d [u8],
+    name: &str,
+    git: bool,
+) -> Result<Vec<FilePatch<'d>>, Error> {
     let lines = split_lines(diff);
     let mut patches = Vec::new();
     let mut i = 0;
@@ -149,7 +153,11 @@ pub(super) fn parse<'d>(diff: &'d [u8], name: &str, git: bool) -> Result<Vec<Fil
                 break;
             }
             if git && is_binary_marker(l) {
-                return Err(patch_error(name, i + 1, "a binary patch, which is not applied"));
+                return Err(patch_error(
+                    name,
+                    i + 1,
+                    "a binary patch, which is not applied",
+                ));
             }
             i += 1;
         }
@@ -216,7 +224,11 @@ fn git_headers(lines: &[Line<'_>], start: usize, diff: &str) -> Result<(GitMeta,
     let (mut rename_from, mut rename_to, mut copy_from, mut copy_to) = (None, None, None, None);
     while let Some(&(l, _)) = lines.get(i) {
         if is_binary_marker(l) {
-            return Err(patch_error(diff, i + 1, "a binary patch, which is not applied"));
+            return Err(patch_error(
+                diff,
+                i + 1,
+                "a binary patch, which is not applied",
+            ));
         }
         let Ok(text) = std::str::from_utf8(l) else {
             break;
@@ -261,7 +273,11 @@ fn git_headers(lines: &[Line<'_>], start: usize, diff: &str) -> Result<(GitMeta,
     let pair = |from: Option<String>, to: Option<String>, what: &str| match (from, to) {
         (Some(from), Some(to)) => Ok(Some((from, to))),
         (None, None) => Ok(None),
-        _ => Err(patch_error(diff, start, format!("'{what} from' without '{what} to'"))),
+        _ => Err(patch_error(
+            diff,
+            start,
+            format!("'{what} from' without '{what} to'"),
+        )),
     };
     meta.rename = pair(rename_from, rename_to, "rename")?;
     meta.copy = pair(copy_from, copy_to, "copy")?;
@@ -378,7 +394,11 @@ fn read_hunks<'d>(
                 if old_left == new_left && old_left < 3 {
                     break;
                 }
-                return Err(patch_error(name, *i, "unexpected end of diff inside a hunk"));
+                return Err(patch_error(
+                    name,
+                    *i,
+                    "unexpected end of diff inside a hunk",
+                ));
             };
             *i += 1;
             if l.starts_with(b"\\ ") {

@@ -145,14 +145,19 @@ fn listing(tree: &SourceTree) -> Vec<(String, bool, String)> {
 
 /// What GNU patch, run as `dpkg-source -x` runs it for a quilt patch, makes of `diff` on
 /// `files`: the files afterwards, without `.pc`, or `Err` when it fails.
-fn gnu_patch(files: &[(&str, &str, bool)], diff: &str) -> Result<Vec<(String, bool, String)>, String> {
+fn gnu_patch(
+    files: &[(&str, &str, bool)],
+    diff: &str,
+) -> Result<Vec<(String, bool, String)>, String> {
     use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("t");
     tree_of(files).materialize(&root).unwrap();
     let mut child = std::process::Command::new("patch")
-        .args(["-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B"])
+        .args([
+            "-t", "-F", "0", "-N", "-p1", "-u", "-V", "never", "-E", "-b", "-B",
+        ])
         .args([".pc/test.patch/", "--reject-file=-"])
         .current_dir(&root)
         .env("LC_ALL", "C")
@@ -161,7 +166,12 @@ fn gnu_patch(files: &[(&str, &str, bool)], diff: &str) -> Result<Vec<(String, bo
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("GNU patch runs (apt-get install patch; dpkg-dev depends on it)");
-    child.stdin.take().unwrap().write_all(diff.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(diff.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stdout).into_owned());
@@ -171,7 +181,12 @@ fn gnu_patch(files: &[(&str, &str, bool)], diff: &str) -> Result<Vec<(String, bo
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let path = entry.unwrap().path();
-            let rel = path.strip_prefix(&root).unwrap().to_str().unwrap().to_owned();
+            let rel = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
             if rel == ".pc" {
                 continue;
             }
@@ -196,13 +211,17 @@ fn same_as_gnu_patch(
     diff: &str,
 ) -> Result<Vec<(String, bool, String)>, Error> {
     let mut tree = tree_of(files);
-    let ours = apply_with(&mut tree, diff.as_bytes(), "test.patch", Rules::QUILT)
-        .map(|_| listing(&tree));
+    let ours =
+        apply_with(&mut tree, diff.as_bytes(), "test.patch", Rules::QUILT).map(|_| listing(&tree));
     match (&ours, gnu_patch(files, diff)) {
         (Ok(ours), Ok(theirs)) => assert_eq!(ours, &theirs, "{diff}"),
         (Err(_), Err(_)) => {}
-        (Ok(ours), Err(theirs)) => panic!("GNU patch refuses what applies here ({ours:?}):\n{theirs}\n{diff}"),
-        (Err(ours), Ok(theirs)) => panic!("GNU patch applies what is refused here ({ours}): {theirs:?}\n{diff}"),
+        (Ok(ours), Err(theirs)) => {
+            panic!("GNU patch refuses what applies here ({ours:?}):\n{theirs}\n{diff}")
+        }
+        (Err(ours), Ok(theirs)) => {
+            panic!("GNU patch applies what is refused here ({ours}): {theirs:?}\n{diff}")
+        }
     }
     ours
 }
@@ -217,7 +236,10 @@ fn quilt_hunks_move_by_offsets_but_never_fuzz() {
     assert!(applied[0].2.contains("l5\nsix\nl7\n"));
     // One context line differs: no fuzz, so no match.
     let fuzzy = "--- a/f\n+++ b/f\n@@ -5,3 +5,3 @@\n l5\n-l6\n+six\n lX\n";
-    assert!(matches!(same_as_gnu_patch(&files, fuzzy), Err(Error::Patch { .. })));
+    assert!(matches!(
+        same_as_gnu_patch(&files, fuzzy),
+        Err(Error::Patch { .. })
+    ));
     // Already applied (GNU patch sees a reversed patch and, with -N, skips it).
     let done = "--- a/f\n+++ b/f\n@@ -5,3 +5,3 @@\n l5\n-l0\n+l6\n l7\n";
     assert!(same_as_gnu_patch(&files, done).is_err());
@@ -302,9 +324,13 @@ fn quilt_patches_that_empty_a_file_remove_it_and_plain_diffs_create_files() {
     assert_eq!(same_as_gnu_patch(&files, empties).unwrap(), []);
     let creates = "--- /dev/null\n+++ b/dir/new.c\n@@ -0,0 +1 @@\n+int x;\n";
     let after = same_as_gnu_patch(&files, creates).unwrap();
-    assert_eq!(after[0], ("dir/new.c".to_owned(), false, "int x;\n".to_owned()));
+    assert_eq!(
+        after[0],
+        ("dir/new.c".to_owned(), false, "int x;\n".to_owned())
+    );
     // A deletion that leaves content behind fails (GNU patch: "not deleting").
-    let partial = "diff --git a/f b/f\ndeleted file mode 100644\n--- a/f\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n";
+    let partial =
+        "diff --git a/f b/f\ndeleted file mode 100644\n--- a/f\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n";
     assert!(same_as_gnu_patch(&files, partial).is_err());
     // A git mode change of a file that does not exist fails.
     let missing = "diff --git a/nothing b/nothing\nold mode 100644\nnew mode 100755\n";
@@ -355,8 +381,5 @@ fn binary_patches_symlinks_and_clobbering_renames_are_refused() {
     let mut tree = tree_of(&files);
     let diff = "diff --git a/c b/c\nold mode 100644\nnew mode 100755\n--- a/c\n+++ b/c\n@@ -1 +1 @@\n-c\n+C\n";
     apply_diff(&mut tree, diff.as_bytes(), "x.diff").unwrap();
-    assert_eq!(
-        listing(&tree)[1],
-        ("c".to_owned(), false, "C\n".to_owned())
-    );
+    assert_eq!(listing(&tree)[1], ("c".to_owned(), false, "C\n".to_owned()));
 }

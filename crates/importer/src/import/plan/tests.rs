@@ -125,6 +125,7 @@ fn commits(list: &[(&str, &str, Option<&str>)]) -> Commits {
                 commit: (*commit).to_owned(),
                 parent: parent.map(str::to_owned),
                 tree: tree_of(commit),
+                applied: None,
             },
         );
     }
@@ -173,7 +174,7 @@ fn to(name: &str, old: Option<&str>, version: &str, commit: &str) -> Move {
 }
 
 fn moves(plan: &Plan<'_>, audit: &AuditView, commits: &Commits) -> Vec<Move> {
-    plan.moves("hello", audit, commits, &series())
+    plan.moves("hello", audit, commits, &series(), true)
 }
 
 /// The publish commit of a move, which must have one.
@@ -589,7 +590,13 @@ fn a_new_development_series_moves_the_alias_by_a_ref_update_only() {
         name: "stonking".into(),
         status: "Active Development".into(),
     });
-    let moved = plan.moves("hello", &audit, &commits(&[("2.0-1", C1, None)]), &series);
+    let moved = plan.moves(
+        "hello",
+        &audit,
+        &commits(&[("2.0-1", C1, None)]),
+        &series,
+        true,
+    );
     assert_eq!(
         moved,
         [to("refs/heads/importer/ubuntu/stonking", None, "2.0-1", C1)],
