@@ -731,9 +731,9 @@ fn edited_snapshots_give_the_trees_of_full_commits() {
             ],
         )
         .unwrap();
-    // The same tree written in full, in another session, has the same id.
-    let mut full = PackWriter::start(&dir).unwrap();
-    let expected = full.commit_with_tree(&spec, entries(&edited)).unwrap();
+    // The same tree written in full, from every file, has the same id (in the same session,
+    // which holds the parent).
+    let expected = session.commit_with_tree(&spec, entries(&edited)).unwrap();
     assert_eq!(second.tree, expected.tree);
     assert_eq!(second.commit, expected.commit);
     // Bad paths are refused before anything changes.
@@ -742,7 +742,6 @@ fn edited_snapshots_give_the_trees_of_full_commits() {
         Err(Error::InvalidInput { .. })
     ));
     session.finish().unwrap();
-    drop(full);
     git(
         &dir,
         &["fsck", "--strict", "--no-dangling", "--no-progress"],
