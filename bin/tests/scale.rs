@@ -58,15 +58,24 @@ fn new_series_imports_are_ref_only() {
     let before = remotes(&env, &packages);
     for (package, refs) in &before {
         let names: Vec<&str> = refs.keys().map(String::as_str).collect();
-        // A package of sid, the development series, has the devel alias too.
+        // A package of sid, the development series, has the devel alias too; every ref has
+        // its patches-applied twin (the synthetic packages have no patches).
         let want: &[&str] = if names.contains(&"refs/heads/importer/debian/sid") {
             &[
+                "refs/heads/importer/applied/debian/devel",
+                "refs/heads/importer/applied/debian/sid",
                 "refs/heads/importer/debian/devel",
                 "refs/heads/importer/debian/sid",
+                "refs/tags/applied/1.0",
                 "refs/tags/import/1.0",
             ]
         } else {
-            &["refs/heads/importer/debian/trixie", "refs/tags/import/1.0"]
+            &[
+                "refs/heads/importer/applied/debian/trixie",
+                "refs/heads/importer/debian/trixie",
+                "refs/tags/applied/1.0",
+                "refs/tags/import/1.0",
+            ]
         };
         assert_eq!(names, want, "{package}");
     }
@@ -102,7 +111,8 @@ fn new_series_imports_are_ref_only() {
         assert_eq!(field(&log, "versions_imported"), Some("0"), "{log}");
         assert_eq!(field(&log, "refs_updated"), Some("1"), "{log}");
     }
-    // ...and the remotes agree: the same tags and branches, plus forky on the same commit.
+    // ...and the remotes agree: the same tags and branches, plus forky and its applied twin
+    // on the same commit.
     let after = remotes(&env, &packages);
     for (package, refs) in &after {
         let mut expected = before[package].clone();
@@ -111,7 +121,8 @@ fn new_series_imports_are_ref_only() {
             .find(|(name, _)| name.starts_with("refs/heads/"))
             .map(|(_, oid)| oid.clone())
             .unwrap();
-        expected.insert("refs/heads/importer/debian/forky".into(), home);
+        expected.insert("refs/heads/importer/debian/forky".into(), home.clone());
+        expected.insert("refs/heads/importer/applied/debian/forky".into(), home);
         assert_eq!(refs, &expected, "{package}");
     }
     let verify = env.ctl(&["verify", "--all"]);

@@ -5,10 +5,12 @@
 //! kill and recovery it checks these invariants:
 //!
 //! - every publication is imported exactly once: per package the remote's tags are exactly
-//!   one `import/<version>` per published version, every version has exactly one commit
-//!   (`git rev-list --all` counts the versions, each `Import <pkg> <version>` subject once),
-//!   each branch points at the newest version of its series and pocket, and the committed
-//!   audit lists exactly the publications of the simulator;
+//!   one `import/<version>` and one `applied/<version>` per published version (the
+//!   synthetic packages have no patches: both at the version's commit), every version has
+//!   exactly one commit (`git rev-list --all` counts the versions, each `Import <pkg>
+//!   <version>` subject once), each branch and its patches-applied twin point at the newest
+//!   version of its series and pocket, and the committed audit lists exactly the
+//!   publications of the simulator;
 //! - the remote refs equal the committed audit (`importctl verify --all` exits 0);
 //! - no critical mark and no staged rows remain;
 //! - no job was lost: every package has a successful run that started after its last
@@ -508,8 +510,10 @@ fn check_invariants(env: &TestEnv, store: &mut Store, model: &Model, v: &mut Vec
             .filter_map(|r| r.strip_prefix("refs/tags/"))
             .map(str::to_owned)
             .collect();
-        let want_tags: BTreeSet<String> =
-            versions.iter().map(|v| format!("import/1.{v}")).collect();
+        let want_tags: BTreeSet<String> = versions
+            .iter()
+            .flat_map(|v| [format!("import/1.{v}"), format!("applied/1.{v}")])
+            .collect();
         if tags != want_tags {
             v.push(format!("{package}: tags {tags:?}, expected {want_tags:?}"));
         }
@@ -557,14 +561,17 @@ fn check_invariants(env: &TestEnv, store: &mut Store, model: &Model, v: &mut Vec
             .filter(|(r, _)| r.starts_with("refs/heads/"))
             .map(|(r, o)| (r.clone(), o.clone()))
             .collect();
+        // Each with its patches-applied twin at the same commit: the synthetic packages
+        // have no patches.
         let want_branches: BTreeMap<String, String> = newest
             .iter()
-            .map(|(b, ver)| {
+            .flat_map(|(b, ver)| {
                 let tag = refs
                     .get(&format!("refs/tags/import/1.{ver}"))
                     .cloned()
                     .unwrap_or_else(|| format!("<no tag 1.{ver}>"));
-                (b.clone(), tag)
+                let applied = pkgimport_importer::import::applied_branch_name(b);
+                [(b.clone(), tag.clone()), (applied, tag)]
             })
             .collect();
         if branches != want_branches {

@@ -42,9 +42,10 @@ macro_rules! both_backends {
 mod util;
 
 mod e2e {
-    //! The driver, the poller, the importer, importctl and the monitoring commands, one
-    //! module each, and the soak test of everything at once.
+    //! The driver, the poller, the importer (its patches-applied chains apart), importctl and
+    //! the monitoring commands, one module each, and the soak test of everything at once.
 
+    mod applied;
     mod driver;
     mod failures;
     mod import;

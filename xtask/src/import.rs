@@ -8,6 +8,9 @@
 //! version, as each version's tree has to be built. `gbp import-dsc --no-pristine-tar` imports
 //! the same `.dsc` files from local disk in dpkg version order into a fresh git repository.
 //!
+//! hello and coreutils are also imported without patches-applied chains (`import.applied =
+//! false`), each run beside one with them, for what the chains cost.
+//!
 //! Besides the fixtures, coreutils (three versions, fetched with `apt-get source
 //! --download-only` into `target/bench-inputs/coreutils/` once, never committed) is the
 //! large package: its archive directory gets a `manifest.json` in the fixtures' layout.
@@ -39,6 +42,8 @@ const GBP_GOAL_HELLO: f64 = 10.0;
 const GBP_GOAL_COREUTILS: f64 = 4.0;
 /// Goal of `import-one / floor`.
 const FLOOR_GOAL: f64 = 2.0;
+/// Goal of `with / without patches-applied chains`: the chains cost under 30% more.
+const APPLIED_GOAL: f64 = 1.3;
 
 /// Three rows per fixture package: import-one's wall time, gbp / import-one, and
 /// import-one / floor.
@@ -60,6 +65,7 @@ pub(crate) fn fixture_rows(bins: &Bins, runs: usize) -> anyhow::Result<Vec<Row>>
             runs,
             gbp.as_deref(),
             goal,
+            package == "hello",
         )?);
     }
     Ok(rows)
@@ -87,6 +93,7 @@ pub(crate) fn coreutils_rows(bins: &Bins, runs: usize) -> anyhow::Result<Vec<Row
         runs,
         gbp.as_deref(),
         Some(GBP_GOAL_COREUTILS),
+        true,
     )
 }
 
@@ -152,7 +159,12 @@ fn imported_hello(bins: &Bins) -> anyhow::Result<(Sim, tempfile::TempDir, PathBu
     Ok((sim, dir, config))
 }
 
-/// The rows of one package, every run measuring import-one, the floor and gbp in turn.
+/// The rows of one package, every run measuring import-one, the floor and gbp in turn; with
+/// `unapplied`, import-one without patches-applied chains too.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one benchmark's knobs, each named"
+)]
 fn package_rows(
     bins: &Bins,
     sim: &Sim,
@@ -161,16 +173,22 @@ fn package_rows(
     runs: usize,
     gbp: Option<&str>,
     gbp_goal: Option<f64>,
+    unapplied: bool,
 ) -> anyhow::Result<Vec<Row>> {
     let versions = &archive.packages[package];
     let n = versions.len();
     let (mut ours, mut floor, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut without, mut patch_commits) = (Vec::new(), 0);
     let mut pushes = Vec::new();
     let mut gbp = gbp.ok_or_else(|| "gbp not found (apt-get install git-buildpackage)".to_owned());
     for _ in 0..runs {
-        let (usage, push) = import_full(bins, sim, package, n)?;
-        ours.push(usage);
-        pushes.push(push);
+        let full = import_full(bins, sim, package, n, true)?;
+        ours.push(full.usage);
+        pushes.push(full.push);
+        patch_commits = full.patch_commits;
+        if unapplied {
+            without.push(import_full(bins, sim, package, n, false)?.usage);
+        }
         floor.push(decompress_floor(archive, package)?);
         if gbp.is_ok() {
             match gbp_import(archive, package) {
@@ -240,6 +258,31 @@ fn package_rows(
             med(&floor, Usage::cpu)
         )),
     );
+    if unapplied {
+        rows.push(
+            Row::new(
+                &format!("  import-one without applied chains, {package}"),
+                "s",
+                walls(&without),
+                false,
+            )
+            .with_note(format!(
+                "cpu {:.2} s, rss {:.0} MiB",
+                med(&without, Usage::cpu),
+                med(&without, Usage::rss_mib),
+            )),
+        );
+        rows.push(
+            Row::new(
+                &format!("  with / without applied chains, {package}"),
+                "x",
+                ratios(&ours, &without),
+                false,
+            )
+            .against(APPLIED_GOAL, "goal")
+            .with_note(format!("{patch_commits} patch commits")),
+        );
+    }
     // The same without the push, whose cost is mostly the receiving git inflating and
     // hashing every object again: what import-one itself adds to the floor.
     let own: Vec<f64> = ours
@@ -260,29 +303,59 @@ fn package_rows(
     Ok(rows)
 }
 
+/// What one full-history import measured.
+struct FullImport {
+    usage: Usage,
+    /// The seconds its push took (from its summary line).
+    push: f64,
+    /// Commits of patches-applied chains it wrote.
+    patch_commits: u64,
+}
+
 /// One full-history import of `package` (`versions` of them) into a fresh state directory,
-/// and the seconds its push took (from its summary line).
+/// with or without patches-applied chains (`import.applied`).
 fn import_full(
     bins: &Bins,
     sim: &Sim,
     package: &str,
     versions: usize,
-) -> anyhow::Result<(Usage, f64)> {
+    applied: bool,
+) -> anyhow::Result<FullImport> {
     let dir = tempfile::tempdir()?;
     let config = sim.write_config(dir.path())?;
-    let run = import_one(bins, &config, package)?;
+    let run = run_import_one(bins, &config, package, applied)?;
     expect_fields(&run, &[("versions_imported", &versions.to_string())])?;
-    let push = log_field(&run.stderr, "push_seconds")
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no push_seconds in import-one's summary:\n{}", run.stderr))?;
-    Ok((run.usage, push))
+    let field = |key: &str| {
+        log_field(&run.stderr, key)
+            .with_context(|| format!("no {key} in import-one's summary:\n{}", run.stderr))
+    };
+    let push = field("push_seconds")?.parse()?;
+    let patch_commits = field("patch_commits")?.parse()?;
+    if !applied && patch_commits != 0 {
+        bail!("import.applied = false wrote {patch_commits} patch commits");
+    }
+    Ok(FullImport {
+        usage: run.usage,
+        push,
+        patch_commits,
+    })
 }
 
 fn import_one(bins: &Bins, config: &Path, package: &str) -> anyhow::Result<Measured> {
+    run_import_one(bins, config, package, true)
+}
+
+fn run_import_one(
+    bins: &Bins,
+    config: &Path,
+    package: &str,
+    applied: bool,
+) -> anyhow::Result<Measured> {
     let mut cmd = Command::new(&bins.import_one);
     cmd.arg(package)
         .env("PKGIMPORT_CONFIG", config)
         .env_remove("PKGIMPORT_STATE_DIR")
+        .env("PKGIMPORT_IMPORT_APPLIED", applied.to_string())
         .env("RUST_LOG", "info");
     measure::run(&cmd).with_context(|| format!("import-one {package}"))
 }

@@ -26,6 +26,8 @@ pub enum Kind {
     Path,
     /// A list of strings; in the environment, comma-separated.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One configuration key.
@@ -217,6 +219,13 @@ pub const KEYS: &[Key] = &[
         },
         "4096",
         "Refuse a source package that unpacks to more than this many MiB (decompression bombs).",
+    ),
+    key(
+        "import.applied",
+        Kind::Bool,
+        "true",
+        "Write each version's quilt patches as commits on top of its import, and keep the \
+         importer/applied/ branches and applied/ tags.",
     ),
     key(
         "retry.cooldown_base",

@@ -175,6 +175,10 @@ impl Config {
         humantime::parse_duration(self.string(name)).expect("checked when loaded")
     }
 
+    pub(super) fn bool(&self, name: &str) -> bool {
+        self.get(name).as_bool().expect("checked when loaded")
+    }
+
     pub(super) fn list(&self, name: &str) -> Vec<String> {
         let items = self.get(name).as_array().expect("checked when loaded");
         items
@@ -279,6 +283,11 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
         Kind::Duration | Kind::Str | Kind::Choice(_) | Kind::Path => {
             toml::Value::String(raw.to_owned())
         }
+        Kind::Bool => toml::Value::Boolean(match raw.trim() {
+            "true" => true,
+            "false" => false,
+            _ => bail!("{raw:?} is not true or false"),
+        }),
     };
     check(k, value)
 }
@@ -320,6 +329,7 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
                 bail!("expected a list of strings");
             }
         }
+        (Kind::Bool, toml::Value::Boolean(_)) => {}
         (kind, v) => bail!("expected {}, found {}", kind_name(kind), v.type_str()),
     }
     Ok(value)
@@ -332,6 +342,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Duration => "a duration string",
         Kind::Str | Kind::Choice(_) | Kind::Path => "a string",
         Kind::List => "a list of strings",
+        Kind::Bool => "true or false",
     }
 }
 
@@ -435,6 +446,32 @@ mod tests {
         env.insert("PKGIMPORT_DRIVER_CONCURRENCY".into(), "many".into());
         let err = format!("{:#}", Config::load(None, &env, &[]).unwrap_err());
         assert!(err.contains("PKGIMPORT_DRIVER_CONCURRENCY"), "{err}");
+    }
+
+    #[test]
+    fn booleans_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            Config::load(None, &Env::new(), &[])
+                .unwrap()
+                .bool("import.applied")
+        );
+        let file = write(dir.path(), "[import]\napplied = false\n");
+        let c = Config::load(Some(&file), &Env::new(), &[]).unwrap();
+        assert!(!c.bool("import.applied"));
+        let mut env = Env::new();
+        env.insert("PKGIMPORT_IMPORT_APPLIED".into(), "true".into());
+        let c = Config::load(Some(&file), &env, &[]).unwrap();
+        assert!(c.bool("import.applied"), "env beats file");
+        let file = write(dir.path(), "[import]\napplied = \"no\"\n");
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&file), &Env::new(), &[]).unwrap_err()
+        );
+        assert!(err.contains("true or false"), "{err}");
+        env.insert("PKGIMPORT_IMPORT_APPLIED".into(), "yes".into());
+        let err = format!("{:#}", Config::load(None, &env, &[]).unwrap_err());
+        assert!(err.contains("PKGIMPORT_IMPORT_APPLIED"), "{err}");
     }
 
     #[test]

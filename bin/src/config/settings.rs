@@ -159,6 +159,7 @@ pub fn import(config: &Config, run_id: Option<i64>) -> ImportSettings {
             max_file_bytes: standard.max_file_bytes.min(max),
             ..standard
         },
+        applied: config.bool("import.applied"),
         run_id,
     }
 }
@@ -350,6 +351,7 @@ mod tests {
         assert_eq!(i.distributions, ["ubuntu", "debian"]);
         assert_eq!(i.limits.max_total_bytes, 4096 * 1024 * 1024);
         assert_eq!(i.run_id, Some(7));
+        assert!(i.applied, "patches-applied chains by default");
 
         let p = poll(&c, Start::Now);
         assert_eq!(p.skew, Duration::from_secs(600));

@@ -1,6 +1,7 @@
 //! `importctl show`: everything known about one package: its jobs, its failure with the
-//! tail of its log, its runs with their log files, and for each distribution its branches
-//! and the versions it published.
+//! tail of its log, its runs with their log files, for each distribution its branches (the
+//! patches-applied ones after the others) and the versions it published, and the versions
+//! whose quilt patches do not apply.
 
 use std::io::Write;
 
@@ -56,16 +57,25 @@ pub(super) fn run(
     }
     for d in &info.distributions {
         writeln!(out, "{}:", d.name)?;
-        for b in &d.branches {
+        let branches = d.branches.iter().map(|b| ("branch:  ", b));
+        let applied = d.applied_branches.iter().map(|b| ("applied: ", b));
+        for (label, b) in branches.chain(applied) {
             let short = &b.commit[..b.commit.len().min(12)];
             writeln!(
                 out,
-                "  branch:   {:<40} {:<24} {short}",
+                "  {label} {:<40} {:<24} {short}",
                 b.name,
                 b.version.as_deref().unwrap_or("?"),
             )?;
         }
         writeln!(out, "  versions: {}", d.versions.join(" "))?;
+    }
+    for w in &info.patch_warnings {
+        writeln!(
+            out,
+            "warning:  {} patch {} does not apply, no patches-applied refs: {}",
+            w.version, w.patch, w.message
+        )?;
     }
     for r in &info.runs {
         writeln!(

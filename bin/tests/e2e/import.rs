@@ -195,7 +195,13 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
         after["refs/heads/importer/debian/forky"],
         before["refs/tags/import/2.12.3-1"]
     );
-    assert_eq!(after.len(), before.len() + 1);
+    // And its patches-applied twin (hello's Debian versions have no patches: the chain is
+    // the version's own commit).
+    assert_eq!(
+        after["refs/heads/importer/applied/debian/forky"],
+        before["refs/tags/applied/2.12.3-1"]
+    );
+    assert_eq!(after.len(), before.len() + 2);
     assert_consistent(env, "hello");
 }
 

@@ -229,6 +229,7 @@ fn assert_exposition(text: &str) {
         "pkgimport_launchpad_requests_total",
         "pkgimport_launchpad_retries_total",
         "pkgimport_sqlite_wal_bytes",
+        "pkgimport_patch_warnings",
     ] {
         assert!(typed.contains_key(required), "missing {required}");
     }

@@ -11,6 +11,7 @@
 //! - [`GitDir`]: a bare, private working repository of one package; refs, tags, trees.
 //! - [`PackWriter`]: one session that writes full-snapshot commits into a new pack, without
 //!   a work tree, and hands back their ids. Same inputs give the same ids on any machine.
+//!   A [`Snapshot`] of a commit's tree lets the next commit name only what changed.
 //! - [`ls_remote`], [`GitDir::push_atomic`] and [`ensure_local_bare_remote`]: the remote
 //!   side, where a push is a compare-and-swap of every ref of a package at once.
 //!
@@ -30,7 +31,7 @@ mod run;
 pub use commit::{CommitSpec, Entry, Mode, Signature, TzOffset};
 pub use error::Error;
 pub use oid::Oid;
-pub use pack::{PackWriter, Written};
+pub use pack::{Edit, PackWriter, Snapshot, Written};
 pub use refname::{check_ref_name, tag_ref};
 pub use remote::{
     PushReport, RefPushStatus, RefUpdate, RemoteRefs, ensure_local_bare_remote, ls_remote,

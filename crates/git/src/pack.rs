@@ -42,6 +42,10 @@ use crate::commit::{CommitSpec, Entry, Mode, check_path};
 use crate::repo::GitDir;
 use crate::{Error, Oid, check_ref_name};
 
+mod snapshot;
+
+pub use snapshot::{Edit, Snapshot};
+
 /// The zlib level of everything we write; the same as `core.compression` in our
 /// repositories. Object ids do not depend on it.
 const LEVEL: u32 = 1;
@@ -144,25 +148,37 @@ impl PackWriter {
         spec: &CommitSpec<'_>,
         entries: impl IntoIterator<Item = Entry<'e>>,
     ) -> Result<Written, Error> {
-        self.check_spec(spec)?;
         let entries: Vec<Entry<'e>> = entries.into_iter().collect();
-        for entry in &entries {
+        Ok(self.commit_entries(spec, &entries)?.0)
+    }
+
+    /// [`PackWriter::commit_with_tree`] of `entries`, returning also the id of each entry's
+    /// blob, in order.
+    fn commit_entries(
+        &mut self,
+        spec: &CommitSpec<'_>,
+        entries: &[Entry<'_>],
+    ) -> Result<(Written, Vec<Oid>), Error> {
+        self.check_spec(spec)?;
+        for entry in entries {
             check_path(entry.path)?;
         }
         let mut root = Dir::default();
-        let blobs = self.blobs(&entries)?;
+        let blobs = self.blobs(entries)?;
         for (entry, (oid, _)) in entries.iter().zip(&blobs) {
             root.insert(entry.path, entry.mode, *oid)?;
         }
+        let mut ids = Vec::with_capacity(blobs.len());
         for (oid, packed) in blobs {
             if let Some(bytes) = packed {
                 self.append(oid, &bytes)?;
             }
+            ids.push(oid);
         }
         let tree = self.write_tree(&root)?;
         let commit = self.write_commit(spec, tree)?;
         log::debug!("wrote commit {commit} with {} entries", entries.len());
-        Ok(Written { commit, tree })
+        Ok((Written { commit, tree }, ids))
     }
 
     /// Write one commit of a tree the repository (or this session) has already, such as the

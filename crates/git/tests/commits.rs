@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{author, committer, repo, simple_commit};
-use pkgimport_git::{CommitSpec, Entry, Error, GitDir, Mode, Oid, PackWriter};
+use pkgimport_git::{CommitSpec, Edit, Entry, Error, GitDir, Mode, Oid, PackWriter};
 
 /// A small source tree with everything git distinguishes: plain and executable files, a
 /// symlink, a `.gitignore` that would ignore other entries, and paths with spaces, quotes,
@@ -669,4 +669,82 @@ fn a_commit_on_an_existing_tree_has_that_tree_and_both_parents() {
     session.finish().unwrap();
     assert_eq!(dir.tree_of(written.commit).unwrap(), written.tree);
     assert_eq!(written.tree, first_tree);
+}
+
+#[test]
+fn edited_snapshots_give_the_trees_of_full_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = repo(&tmp.path().join("r.git"));
+    let author = author();
+    let committer = committer();
+    let base = big_tree(1);
+    let mut session = PackWriter::start(&dir).unwrap();
+    let spec = CommitSpec {
+        author: &author,
+        committer: &committer,
+        message: b"base\n",
+        parents: &[],
+        update_ref: None,
+    };
+    let (first, mut snapshot) = session.commit_snapshot(&spec, entries(&base)).unwrap();
+    assert_eq!(snapshot.len(), base.len());
+    assert_eq!(
+        snapshot.get("copy-b").map(|(mode, _)| mode),
+        Some(Mode::Executable)
+    );
+
+    // Change one file, add one in a new directory, remove a whole directory's last file,
+    // and turn a file into an executable.
+    let mut edited = base.clone();
+    edited.insert("seed".to_owned(), (Mode::File, b"changed\n".to_vec()));
+    edited.insert("new/dir/file".to_owned(), (Mode::File, b"new\n".to_vec()));
+    edited.remove("d0.txt");
+    edited.insert("copy-a".to_owned(), (Mode::Executable, b"same\n".to_vec()));
+    let parents = [first.commit];
+    let spec = CommitSpec {
+        message: b"edited\n",
+        parents: &parents,
+        ..spec
+    };
+    let second = session
+        .commit_edited(
+            &spec,
+            &mut snapshot,
+            [
+                Edit::Put(Entry {
+                    path: "seed",
+                    mode: Mode::File,
+                    data: b"changed\n",
+                }),
+                Edit::Put(Entry {
+                    path: "new/dir/file",
+                    mode: Mode::File,
+                    data: b"new\n",
+                }),
+                Edit::Remove("d0.txt"),
+                Edit::Remove("not/there"),
+                Edit::Put(Entry {
+                    path: "copy-a",
+                    mode: Mode::Executable,
+                    data: b"same\n",
+                }),
+            ],
+        )
+        .unwrap();
+    // The same tree written in full, from every file, has the same id (in the same session,
+    // which holds the parent).
+    let expected = session.commit_with_tree(&spec, entries(&edited)).unwrap();
+    assert_eq!(second.tree, expected.tree);
+    assert_eq!(second.commit, expected.commit);
+    // Bad paths are refused before anything changes.
+    assert!(matches!(
+        session.commit_edited(&spec, &mut snapshot, [Edit::Remove("../x")]),
+        Err(Error::InvalidInput { .. })
+    ));
+    session.finish().unwrap();
+    git(
+        &dir,
+        &["fsck", "--strict", "--no-dangling", "--no-progress"],
+    );
+    assert_eq!(dir.tree_of(second.commit).unwrap(), second.tree);
 }

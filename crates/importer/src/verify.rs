@@ -2,7 +2,9 @@
 //! when they differ.
 //!
 //! Only the importer's own namespaces are compared: branches under `refs/heads/importer/`
-//! and tags under `refs/tags/import/`. Anything else on the remote belongs to humans.
+//! (the patches-applied ones, `importer/applied/`, among them) and tags under
+//! `refs/tags/import/` and `refs/tags/applied/`. Anything else on the remote belongs to
+//! humans.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +16,11 @@ use serde::Serialize;
 use crate::import::{ImportError, ImportSettings, remote_url, work_repo};
 
 /// The importer's namespaces on a remote.
-const NAMESPACES: [&str; 2] = ["refs/heads/importer/", "refs/tags/import/"];
+const NAMESPACES: [&str; 3] = [
+    "refs/heads/importer/",
+    "refs/tags/import/",
+    "refs/tags/applied/",
+];
 
 /// One ref whose remote value differs from the audit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

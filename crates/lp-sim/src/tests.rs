@@ -179,7 +179,7 @@ fn one_archive_serves_debian_and_ubuntu() {
     assert_eq!(get(&sim, "/devel/kali/+archive/primary").0, 404);
 
     let all = published(&sim, "ubuntu", "");
-    assert_eq!(all["total_size"], 13);
+    assert_eq!(all["total_size"], 14);
     for entry in all["entries"].as_array().unwrap() {
         assert_eq!(
             entry["archive_link"],

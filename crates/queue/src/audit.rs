@@ -39,6 +39,10 @@ pub struct PublicationRow {
 /// changelog parent) and its tree. Both are facts of the commit object, kept in the audit so
 /// that a run can tell whether one version descends from another, and write a publish
 /// commit with a version's tree, without asking git. `None` where the audit predates them.
+///
+/// And the version's patches-applied chain: its last commit and tree, or the patch of its
+/// quilt series that does not apply. Neither when no chain was built (the version was
+/// imported before chains were, or with them turned off).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct VersionFacts {
     /// The commit's first parent; `None` for a root commit, or when unknown (see
@@ -46,6 +50,38 @@ pub struct VersionFacts {
     pub parent: Option<String>,
     /// The commit's tree, when known.
     pub tree: Option<String>,
+    /// The last commit of the version's patches-applied chain and its tree: the version's
+    /// own commit and tree when it has no patches.
+    pub applied: Option<AppliedTip>,
+    /// The first patch of the version's series that does not apply: the version has no
+    /// applied chain.
+    pub patch_failure: Option<PatchFailure>,
+}
+
+/// The end of a version's patches-applied chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppliedTip {
+    pub commit: String,
+    pub tree: String,
+}
+
+/// A patch of a version's quilt series that does not apply: a warning, since the version
+/// is imported all the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PatchFailure {
+    /// Its name in the series.
+    pub patch: String,
+    /// Why it does not apply.
+    pub message: String,
+}
+
+/// A version of a package whose patches do not apply, for monitoring.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PatchWarning {
+    pub package: String,
+    pub version: String,
+    pub patch: String,
+    pub message: String,
 }
 
 impl VersionFacts {
@@ -157,10 +193,23 @@ impl Store {
             }
             for (v, c) in &staged.versions {
                 let facts = staged.version_facts.get(v).cloned().unwrap_or_default();
+                let applied = facts.applied.as_ref();
+                let failure = facts.patch_failure.as_ref();
                 tx.execute(
-                    "INSERT INTO staged_versions (package, version, commit_oid, parent_oid, tree_oid)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    params![p, v, c, facts.parent.as_deref(), facts.tree.as_deref()],
+                    "INSERT INTO staged_versions (package, version, commit_oid, parent_oid, tree_oid,
+                         applied_oid, applied_tree_oid, patch_failed, patch_error)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    params![
+                        p,
+                        v,
+                        c,
+                        facts.parent.as_deref(),
+                        facts.tree.as_deref(),
+                        applied.map(|a| a.commit.as_str()),
+                        applied.map(|a| a.tree.as_str()),
+                        failure.map(|f| f.patch.as_str()),
+                        failure.map(|f| f.message.as_str())
+                    ],
                 )?;
             }
             for pubn in &staged.publications {
@@ -229,11 +278,16 @@ impl Store {
                 params![p, now.0],
             )?;
             tx.execute(
-                "INSERT INTO audit_versions (package, version, commit_oid, parent_oid, tree_oid)
-                 SELECT package, version, commit_oid, parent_oid, tree_oid FROM staged_versions
-                 WHERE package = $1
+                "INSERT INTO audit_versions (package, version, commit_oid, parent_oid, tree_oid,
+                     applied_oid, applied_tree_oid, patch_failed, patch_error)
+                 SELECT package, version, commit_oid, parent_oid, tree_oid,
+                     applied_oid, applied_tree_oid, patch_failed, patch_error
+                 FROM staged_versions WHERE package = $1
                  ON CONFLICT (package, version) DO UPDATE SET commit_oid = excluded.commit_oid,
-                     parent_oid = excluded.parent_oid, tree_oid = excluded.tree_oid",
+                     parent_oid = excluded.parent_oid, tree_oid = excluded.tree_oid,
+                     applied_oid = excluded.applied_oid,
+                     applied_tree_oid = excluded.applied_tree_oid,
+                     patch_failed = excluded.patch_failed, patch_error = excluded.patch_error",
                 params![p],
             )?;
             tx.execute(
@@ -315,6 +369,36 @@ impl Store {
                 Ok(())
             },
         )
+    }
+
+    /// The versions of every package whose patches do not apply, by package and version;
+    /// at most `limit` of them, and how many there are in all.
+    pub fn patch_warnings(&mut self, limit: u64) -> Result<(Vec<PatchWarning>, u64)> {
+        self.transact(TxKind::Read, "listing patch warnings", |tx| {
+            let total: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM audit_versions WHERE patch_failed IS NOT NULL",
+                    params![],
+                )?
+                .get(0)?;
+            let rows = tx
+                .query(
+                    "SELECT package, version, patch_failed, patch_error FROM audit_versions
+                     WHERE patch_failed IS NOT NULL ORDER BY package, version LIMIT $1",
+                    params![limit as i64],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok(PatchWarning {
+                        package: r.get(0)?,
+                        version: r.get(1)?,
+                        patch: r.get(2)?,
+                        message: r.get::<Option<String>>(3)?.unwrap_or_default(),
+                    })
+                })
+                .collect::<Result<_, SqlError>>()?;
+            Ok((rows, total as u64))
+        })
     }
 
     /// Packages that have anything in the audit, for `verify --all`.
@@ -467,18 +551,32 @@ fn facts(
 ) -> Result<BTreeMap<String, VersionFacts>, SqlError> {
     tx.query(
         &format!(
-            "SELECT version, parent_oid, tree_oid FROM {table}
-             WHERE package = $1 AND tree_oid IS NOT NULL"
+            "SELECT version, parent_oid, tree_oid, applied_oid, applied_tree_oid, patch_failed,
+                 patch_error
+             FROM {table} WHERE package = $1 AND tree_oid IS NOT NULL"
         ),
         params![p],
     )?
     .iter()
     .map(|r| {
+        let applied = match (r.get::<Option<String>>(3)?, r.get::<Option<String>>(4)?) {
+            (Some(commit), Some(tree)) => Some(AppliedTip { commit, tree }),
+            _ => None,
+        };
+        let patch_failure = match (r.get::<Option<String>>(5)?, r.get::<Option<String>>(6)?) {
+            (Some(patch), message) => Some(PatchFailure {
+                patch,
+                message: message.unwrap_or_default(),
+            }),
+            _ => None,
+        };
         Ok((
             r.get(0)?,
             VersionFacts {
                 parent: r.get(1)?,
                 tree: r.get(2)?,
+                applied,
+                patch_failure,
             },
         ))
     })

@@ -298,6 +298,8 @@ pub struct PackageInfo {
     pub runs: Vec<RunRecord>,
     /// What the committed audit holds, per distribution, in name order.
     pub distributions: Vec<DistributionInfo>,
+    /// The versions whose quilt patches do not apply, in version order (as text).
+    pub patch_warnings: Vec<crate::audit::PatchWarning>,
 }
 
 /// One distribution's part of a package's committed audit.
@@ -307,6 +309,8 @@ pub struct DistributionInfo {
     pub name: String,
     /// Its branches `importer/<name>/...`, by name.
     pub branches: Vec<BranchInfo>,
+    /// Its patches-applied branches `importer/applied/<name>/...`, by name.
+    pub applied_branches: Vec<BranchInfo>,
     /// The versions it published, in the order Launchpad first published each.
     pub versions: Vec<String>,
 }

@@ -253,6 +253,19 @@ pub(crate) const SQLITE_MIGRATIONS: &[&str] = &[
     ALTER TABLE watermarks ADD COLUMN polled_from TEXT;  -- NULL: from the beginning
     UPDATE watermarks SET polled_from = date_created;
     "#,
+    // 10: patches-applied chains: the last commit of each version's chain and its tree
+    // (NULL: no chain was built), or the first patch of its series that does not apply,
+    // with the error (the version is imported all the same; its applied refs do not move).
+    r#"
+    ALTER TABLE audit_versions ADD COLUMN applied_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN applied_tree_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN patch_failed TEXT;
+    ALTER TABLE audit_versions ADD COLUMN patch_error TEXT;
+    ALTER TABLE staged_versions ADD COLUMN applied_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN applied_tree_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN patch_failed TEXT;
+    ALTER TABLE staged_versions ADD COLUMN patch_error TEXT;
+    "#,
 ];
 
 /// The same schema for PostgreSQL, migration for migration.
@@ -472,6 +485,17 @@ pub(crate) const POSTGRES_MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE watermarks ADD COLUMN polled_from TEXT;
     UPDATE watermarks SET polled_from = date_created;
+    "#,
+    // 10: patches-applied chains, and the patches that do not apply.
+    r#"
+    ALTER TABLE audit_versions ADD COLUMN applied_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN applied_tree_oid TEXT;
+    ALTER TABLE audit_versions ADD COLUMN patch_failed TEXT;
+    ALTER TABLE audit_versions ADD COLUMN patch_error TEXT;
+    ALTER TABLE staged_versions ADD COLUMN applied_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN applied_tree_oid TEXT;
+    ALTER TABLE staged_versions ADD COLUMN patch_failed TEXT;
+    ALTER TABLE staged_versions ADD COLUMN patch_error TEXT;
     "#,
 ];
 

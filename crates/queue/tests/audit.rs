@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use common::{TestDb, each_backend};
 use pkgimport_audit::Phase;
 use pkgimport_core::PackageName;
-use pkgimport_queue::audit::{PublicationRow, StagedAudit, StagedRef, VersionFacts};
+use pkgimport_queue::audit::{
+    AppliedTip, PatchFailure, PatchWarning, PublicationRow, StagedAudit, StagedRef, VersionFacts,
+};
 
 fn staged(new: &str, old: Option<&str>) -> StagedAudit {
     StagedAudit {
@@ -34,6 +36,7 @@ fn staged(new: &str, old: Option<&str>) -> StagedAudit {
             VersionFacts {
                 parent: Some("ppp".into()),
                 tree: Some("ttt".into()),
+                ..VersionFacts::default()
             },
         )]),
     }
@@ -118,6 +121,7 @@ fn three_phases_on(db: &TestDb) {
             VersionFacts {
                 parent: parent.map(str::to_owned),
                 tree: Some(tree.to_owned()),
+                ..VersionFacts::default()
             },
         )])
     };
@@ -125,6 +129,91 @@ fn three_phases_on(db: &TestDb) {
     s.audit_fill_version_facts(&q, &facts(Some("p2"), "t2"))
         .unwrap();
     assert_eq!(s.audit(&q).unwrap().version_facts, facts(None, "t1"));
+}
+
+#[test]
+fn applied_chains_and_patch_warnings_commit_with_their_versions() {
+    each_backend(applied_on);
+}
+
+fn applied_on(db: &TestDb) {
+    let mut s = db.store();
+    let p = PackageName::parse("libssh").unwrap();
+    let mut audit = staged("aaa", None);
+    audit.versions.insert("0.12.2-1".into(), "bbb".into());
+    audit.version_facts.get_mut("2.10-3").unwrap().patch_failure = Some(PatchFailure {
+        patch: "0003-CVE.patch".into(),
+        message: "diff debian/patches/0003-CVE.patch line 24: hunk does not apply".into(),
+    });
+    audit.version_facts.insert(
+        "0.12.2-1".into(),
+        VersionFacts {
+            parent: None,
+            tree: Some("tb".into()),
+            applied: Some(AppliedTip {
+                commit: "ab".into(),
+                tree: "atb".into(),
+            }),
+            patch_failure: None,
+        },
+    );
+    // In name order, as the audit reads them back.
+    audit.refs.insert(
+        0,
+        StagedRef {
+            name: "refs/heads/importer/applied/debian/sid".into(),
+            old: None,
+            new: "ab".into(),
+        },
+    );
+    audit.ref_versions.insert(
+        "refs/heads/importer/applied/debian/sid".into(),
+        "0.12.2-1".into(),
+    );
+    s.audit_stage(&p, &audit).unwrap();
+    assert_eq!(s.audit(&p).unwrap().staged, audit, "staged as given");
+    assert_eq!(
+        s.patch_warnings(10).unwrap(),
+        (Vec::new(), 0),
+        "not yet committed"
+    );
+    s.audit_mark(&p, None).unwrap();
+    s.audit_commit(&p).unwrap();
+    s.audit_unmark(&p).unwrap();
+    let a = s.audit(&p).unwrap();
+    assert_eq!(a.version_facts, audit.version_facts);
+    assert_eq!(
+        a.ref_versions["refs/heads/importer/applied/debian/sid"],
+        "0.12.2-1"
+    );
+    let warning = PatchWarning {
+        package: "libssh".into(),
+        version: "2.10-3".into(),
+        patch: "0003-CVE.patch".into(),
+        message: "diff debian/patches/0003-CVE.patch line 24: hunk does not apply".into(),
+    };
+    assert_eq!(s.patch_warnings(10).unwrap(), (vec![warning.clone()], 1));
+    assert_eq!(s.patch_warnings(0).unwrap(), (Vec::new(), 1));
+    let info = s.show(&p).unwrap();
+    assert_eq!(info.patch_warnings, [warning]);
+    let debian = &info.distributions[0];
+    assert_eq!(debian.name, "debian");
+    assert_eq!(
+        debian
+            .branches
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect::<Vec<_>>(),
+        ["importer/debian/sid"]
+    );
+    assert_eq!(
+        debian
+            .applied_branches
+            .iter()
+            .map(|b| (b.name.as_str(), b.version.as_deref()))
+            .collect::<Vec<_>>(),
+        [("importer/applied/debian/sid", Some("0.12.2-1"))]
+    );
 }
 
 #[test]

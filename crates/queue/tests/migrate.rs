@@ -72,6 +72,11 @@ fn staged(version: &str, commit: &str, old: Option<&str>) -> StagedAudit {
             VersionFacts {
                 parent: None,
                 tree: Some(commit.to_owned()),
+                applied: Some(pkgimport_queue::audit::AppliedTip {
+                    commit: commit.to_owned(),
+                    tree: commit.to_owned(),
+                }),
+                patch_failure: None,
             },
         )]),
     }

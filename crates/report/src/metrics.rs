@@ -26,6 +26,7 @@ pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_que
     let transitions = store.breaker_transitions()?;
     let counters = store.counters()?;
     let series = series_reports(store)?;
+    let (_, patch_warnings) = store.patch_warnings(0)?;
     let counter = |name: &str| {
         counters
             .iter()
@@ -174,6 +175,12 @@ pub fn render(store: &mut Store, now: Timestamp) -> Result<String, pkgimport_que
             .map(|r| (series_labels(r), value(r)))
             .collect()
     };
+    family(
+        "pkgimport_patch_warnings",
+        "gauge",
+        "Imported versions whose quilt patches do not apply: no patches-applied refs for them.",
+        &[(String::new(), patch_warnings as f64)],
+    );
     let seconds = |t: Option<Timestamp>| t.map_or(0.0, |t| t.0 as f64 / 1000.0);
     family(
         "pkgimport_series_packages",

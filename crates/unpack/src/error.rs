@@ -177,13 +177,18 @@ pub enum Error {
         path: String,
         message: String,
     },
-    /// The `.diff.gz` of a 1.0 package is malformed or does not apply.
+    /// A diff (the `.diff.gz` of a 1.0 package, a quilt patch) is malformed or does not
+    /// apply.
     #[error("diff {diff} line {line}: {message}")]
     Patch {
         diff: String,
         line: usize,
         message: String,
     },
+    /// The quilt series of a `3.0 (quilt)` package cannot be followed: an insecure or
+    /// missing patch.
+    #[error("quilt series: {message}")]
+    Series { message: String },
     /// Writing the tree to disk failed or the target directory is unusable.
     #[error("cannot materialize into {}: {message}", path.display())]
     Materialize { path: PathBuf, message: String },

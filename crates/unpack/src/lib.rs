@@ -18,16 +18,22 @@
 //! # }
 //! ```
 //!
+//! The quilt patches of a `3.0 (quilt)` package are applied separately, one at a time, to
+//! the unpacked tree ([`quilt`]), as `dpkg-source -x` would apply them; [`dep3`] reads what
+//! each patch says about itself.
+//!
 //! Also here, because they belong to the same vocabulary: dpkg version ordering
 //! ([`Version`], re-exported from `debversion`), DEP-14 tag mangling, and the few facts
 //! read from `debian/changelog` ([`changelog`]).
 
 pub mod changelog;
 mod dep14;
+pub mod dep3;
 mod dsc;
 mod error;
 mod limits;
 mod patch;
+pub mod quilt;
 mod source;
 mod tarball;
 mod tree;

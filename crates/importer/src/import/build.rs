@@ -1,6 +1,7 @@
 //! Writing commits: each fetched version is unpacked in memory, exactly as `dpkg-source -x
 //! --skip-patches` would unpack it, and written as one commit straight into a pack of the
-//! work repository; then the publish commits that let branches move forward.
+//! work repository, followed by its patches-applied chain (see `applied`); then the publish
+//! commits that let branches move forward.
 //!
 //! A version's commit is a function of the version alone, so the same history gives the
 //! same ids on any machine: the tree is the unpacked source; author, dates and message come
@@ -13,17 +14,44 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pkgimport_core::PackageName;
-use pkgimport_git::{CommitSpec, Entry, GitDir, Mode, Oid, PackWriter, Signature, TzOffset};
-use pkgimport_queue::audit::{AuditView, StagedRef, VersionFacts};
-use pkgimport_unpack::{Limits, Node, SourceTree, changelog};
+use pkgimport_git::{CommitSpec, Entry, GitDir, Oid, PackWriter, Signature, TzOffset};
+use pkgimport_queue::audit::{AppliedTip, AuditView, PatchFailure, StagedRef, VersionFacts};
+use pkgimport_unpack::{Limits, Node, SourceFormat, SourceTree, changelog, quilt};
 
+use super::applied::{ChainIdentity, entry, write_chain};
 use super::plan::{Commits, Found, Move, Target, VersionCommit};
 use super::{ImportError, Importer, Result, oid};
 
+/// What [`Importer::build`] wrote.
+#[derive(Debug, Default)]
+pub(super) struct Built {
+    /// The new commits, by version.
+    pub(super) commits: BTreeMap<String, VersionCommit>,
+    /// The versions whose patches do not apply, with the first that does not.
+    pub(super) patch_failures: BTreeMap<String, PatchFailure>,
+    /// Commits of the patches-applied chains.
+    pub(super) patch_commits: u64,
+}
+
+/// How many publish commits [`Importer::write_moves`] wrote, for the imports' branches and
+/// for the patches-applied ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct PublishCounts {
+    pub(super) import: u64,
+    pub(super) applied: u64,
+}
+
+/// One version's commit and what became of its chain.
+struct BuiltVersion {
+    commit: VersionCommit,
+    patch_failure: Option<PatchFailure>,
+    patch_commits: u64,
+}
+
 impl Importer<'_> {
     /// Writes the commits of `builds`, in order, from the files fetched into `sources`
-    /// (version → directory). `imported` maps the versions imported before to their
-    /// commits. Returns the new commits by version.
+    /// (version → directory), and their patches-applied chains when the settings ask for
+    /// them. `imported` maps the versions imported before to their commits.
     ///
     /// A second thread unpacks the next version while this one hashes and compresses the
     /// current one into the pack (on every core), so decompression overlaps the writing. The
@@ -35,8 +63,8 @@ impl Importer<'_> {
         builds: &[&Found],
         sources: &BTreeMap<String, PathBuf>,
         imported: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, VersionCommit>> {
-        let mut built = BTreeMap::new();
+    ) -> Result<Built> {
+        let mut built = Built::default();
         if builds.is_empty() {
             // Ref-only: every version is in the repository already.
             return Ok(built);
@@ -65,19 +93,37 @@ impl Importer<'_> {
             });
             for (i, p) in builds.iter().enumerate() {
                 let version = &p.source_package_version;
-                let unpacked = rx.recv().map_err(|_| ImportError::UnpackerStopped)??;
-                let commit =
-                    self.commit_version(package, &mut pack, unpacked, version, &versions)?;
+                let (format, tree) = rx.recv().map_err(|_| ImportError::UnpackerStopped)??;
+                let one =
+                    self.commit_version(package, &mut pack, tree, format, version, &versions)?;
+                let commit = one.commit;
                 // One line per version: the progress of a long import, on a terminal or in a
                 // log.
                 log::info!(
-                    "package={package} version={version} commit={} ({}/{})",
+                    "package={package} version={version} commit={}{} ({}/{})",
                     commit.commit,
+                    match &commit.applied {
+                        Some(tip) if tip.commit != commit.commit => format!(
+                            " patches={} applied_commit={}",
+                            one.patch_commits, tip.commit
+                        ),
+                        _ => String::new(),
+                    },
                     i + 1,
                     builds.len()
                 );
+                if let Some(failure) = one.patch_failure {
+                    log::warn!(
+                        "package={package} version={version} patch={} does not apply: {}; the \
+                         version is imported without its patches-applied chain",
+                        failure.patch,
+                        failure.message
+                    );
+                    built.patch_failures.insert(version.clone(), failure);
+                }
+                built.patch_commits += one.patch_commits;
                 versions.insert(version.clone(), commit.commit.clone());
-                built.insert(version.clone(), commit);
+                built.commits.insert(version.clone(), commit);
             }
             Ok(())
         })?;
@@ -135,7 +181,7 @@ impl Importer<'_> {
                 _ => {
                     if ref_only && found.is_empty() {
                         // A ref-only run has not made sure the commits are here yet.
-                        self.ensure_history(package, repo, &audit.versions)?;
+                        self.ensure_history(package, repo, &super::audited_commits(audit))?;
                     }
                     let facts = read_facts(repo, commit)?;
                     found.insert(version.clone(), facts.clone());
@@ -148,6 +194,7 @@ impl Importer<'_> {
                     commit: commit.clone(),
                     parent: facts.parent,
                     tree: facts.tree.unwrap_or_default(),
+                    applied: facts.applied,
                 },
             );
         }
@@ -166,19 +213,19 @@ impl Importer<'_> {
 
     /// Writes the publish commits that `moves` need, into one pack, and returns the refs to
     /// stage (with their new commits), the version each holds, and how many publish commits
-    /// were written.
+    /// were written. `known` is every commit the audit records (see `ensure_history`).
     pub(super) fn write_moves(
         &self,
         package: &PackageName,
         repo: &GitDir,
         moves: &[Move],
         ref_only: bool,
-        imported: &BTreeMap<String, String>,
-    ) -> Result<(Vec<StagedRef>, BTreeMap<String, String>, u64)> {
+        known: &[String],
+    ) -> Result<(Vec<StagedRef>, BTreeMap<String, String>, PublishCounts)> {
         let mut refs = Vec::with_capacity(moves.len());
         let mut versions = BTreeMap::new();
         let mut pack = None;
-        let mut written = 0;
+        let mut written = PublishCounts::default();
         for m in moves {
             let new = match &m.target {
                 Target::Commit(commit) => commit.clone(),
@@ -188,7 +235,7 @@ impl Importer<'_> {
                         None => {
                             if ref_only {
                                 // The parents must be in the work repository.
-                                self.ensure_history(package, repo, imported)?;
+                                self.ensure_history(package, repo, known)?;
                             }
                             pack.insert(PackWriter::start(repo)?)
                         }
@@ -213,7 +260,11 @@ impl Importer<'_> {
                         m.name,
                         m.version
                     );
-                    written += 1;
+                    if super::naming::is_applied_ref(&m.name) {
+                        written.applied += 1;
+                    } else {
+                        written.import += 1;
+                    }
                     commit.to_hex()
                 }
             };
@@ -230,16 +281,18 @@ impl Importer<'_> {
         Ok((refs, versions, written))
     }
 
-    /// Writes the commit of one unpacked version. `versions` maps the versions imported so
-    /// far to their commits, for the parent.
+    /// Writes the commit of one unpacked version, then its patches-applied chain when the
+    /// settings ask for one. `versions` maps the versions imported so far to their commits,
+    /// for the parent.
     fn commit_version(
         &self,
         package: &PackageName,
         pack: &mut PackWriter,
-        tree: SourceTree,
+        mut tree: SourceTree,
+        format: SourceFormat,
         version: &str,
         versions: &BTreeMap<String, String>,
-    ) -> Result<VersionCommit> {
+    ) -> Result<BuiltVersion> {
         let changelog_text = match tree.get("debian/changelog") {
             Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
             _ => {
@@ -279,12 +332,66 @@ impl Importer<'_> {
             parents: &parents,
             update_ref: None,
         };
-        let written = pack.commit_with_tree(&spec, entries(&tree))?;
-        Ok(VersionCommit {
+        // The series is read from the tree as unpacked, before any patch, as dpkg reads it.
+        let series = (self.settings.applied && format == SourceFormat::V3Quilt)
+            .then(|| quilt::series(&tree));
+        let (written, snapshot) = match &series {
+            Some(Ok(patches)) if !patches.is_empty() => {
+                let (written, snapshot) = pack.commit_snapshot(&spec, entries(&tree))?;
+                (written, Some(snapshot))
+            }
+            _ => (pack.commit_with_tree(&spec, entries(&tree))?, None),
+        };
+        let mut built = BuiltVersion {
+            commit: VersionCommit {
+                commit: written.commit.to_hex(),
+                parent,
+                tree: written.tree.to_hex(),
+                applied: None,
+            },
+            patch_failure: None,
+            patch_commits: 0,
+        };
+        let unpatched = AppliedTip {
             commit: written.commit.to_hex(),
-            parent,
             tree: written.tree.to_hex(),
-        })
+        };
+        match (series, snapshot) {
+            // A format without patches, or an empty series: the chain is the commit itself.
+            (None, _) if self.settings.applied => built.commit.applied = Some(unpatched),
+            (None, _) => {}
+            (Some(Ok(_)), None) => built.commit.applied = Some(unpatched),
+            (Some(Err(e)), _) => {
+                built.patch_failure = Some(PatchFailure {
+                    patch: quilt::SERIES.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+            (Some(Ok(patches)), Some(snapshot)) => {
+                let identity = ChainIdentity {
+                    author: &author,
+                    committer: &committer,
+                };
+                let format = format.to_string();
+                let chain = write_chain(
+                    pack,
+                    &mut tree,
+                    snapshot,
+                    &patches,
+                    &format,
+                    &identity,
+                    written.commit,
+                )?;
+                match chain {
+                    Ok((tip, n)) => {
+                        built.commit.applied = Some(tip);
+                        built.patch_commits = n;
+                    }
+                    Err(failure) => built.patch_failure = Some(failure),
+                }
+            }
+        }
+        Ok(built)
     }
 }
 
@@ -307,13 +414,14 @@ fn read_facts(repo: &GitDir, commit: &str) -> Result<VersionFacts> {
 }
 
 /// Unpacks the source package of `version` fetched into `dir`, checking that it is
-/// `package`'s. Runs on the unpacking thread, so it touches nothing but its arguments.
+/// `package`'s; returns its format and tree. Runs on the unpacking thread, so it touches
+/// nothing but its arguments.
 fn unpack_version(
     package: &PackageName,
     dir: &Path,
     version: &str,
     limits: &Limits,
-) -> Result<SourceTree> {
+) -> Result<(SourceFormat, SourceTree)> {
     let dsc = find_dsc(dir, package, version)?;
     let (parsed, tree) = pkgimport_unpack::unpack_dsc_file(&dsc, limits)?;
     if parsed.source != package.as_str() {
@@ -323,7 +431,7 @@ fn unpack_version(
             package: package.clone(),
         });
     }
-    Ok(tree)
+    Ok((parsed.format, tree))
 }
 
 /// The `.dsc` of `version` in `dir`: `<package>_<version without epoch>.dsc`.
@@ -340,8 +448,9 @@ fn find_dsc(dir: &Path, package: &PackageName, version: &str) -> Result<PathBuf>
     })
 }
 
-/// git refuses `<`, `>` and newlines in identities; a changelog may have them.
-fn clean_identity(s: &str) -> String {
+/// git refuses `<`, `>` and newlines in identities; a changelog or a patch header may have
+/// them.
+pub(super) fn clean_identity(s: &str) -> String {
     s.chars()
         .filter(|c| !matches!(c, '<' | '>' | '\n' | '\0'))
         .collect::<String>()
@@ -351,22 +460,7 @@ fn clean_identity(s: &str) -> String {
 
 /// The tree's files and symlinks as the pack writer takes them.
 fn entries(tree: &SourceTree) -> impl Iterator<Item = Entry<'_>> {
-    tree.iter().map(|(path, node)| match node {
-        Node::File { executable, data } => Entry {
-            path,
-            mode: if *executable {
-                Mode::Executable
-            } else {
-                Mode::File
-            },
-            data,
-        },
-        Node::Symlink { target } => Entry {
-            path,
-            mode: Mode::Symlink,
-            data: target.as_bytes(),
-        },
-    })
+    tree.iter().map(|(path, node)| entry(path, node))
 }
 
 #[cfg(test)]

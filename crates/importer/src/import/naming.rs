@@ -1,5 +1,6 @@
-//! The names an import gives things: its branches and tags, the versions it accepts as part
-//! of a name, the remote's URL, and its paths in the state directory.
+//! The names an import gives things: its branches and tags (and their patches-applied
+//! twins), the versions it accepts as part of a name, the remote's URL, and its paths in
+//! the state directory.
 
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,29 @@ pub fn branch_name(distro: &str, series: &str, pocket: &str) -> String {
 /// `importer/<distro>/devel`: the branch that follows the development series.
 pub fn devel_branch_name(distro: &str) -> String {
     format!("refs/heads/importer/{distro}/devel")
+}
+
+/// The patches-applied twin of branch `name` (`refs/heads/importer/<distro>/...`):
+/// `refs/heads/importer/applied/<distro>/...`.
+pub fn applied_branch_name(name: &str) -> String {
+    match name.strip_prefix("refs/heads/importer/") {
+        Some(rest) => format!("refs/heads/importer/applied/{rest}"),
+        None => format!("refs/heads/importer/applied/{name}"),
+    }
+}
+
+/// `refs/tags/applied/<version>`, mangled as [`tag_name`] mangles it: the end of the
+/// version's patches-applied chain.
+pub fn applied_tag_name(version: &str) -> String {
+    format!(
+        "refs/tags/applied/{}",
+        pkgimport_unpack::mangle_version(version)
+    )
+}
+
+/// Whether `name` is a ref of the patches-applied chains.
+pub(crate) fn is_applied_ref(name: &str) -> bool {
+    name.starts_with("refs/heads/importer/applied/") || name.starts_with("refs/tags/applied/")
 }
 
 /// `refs/tags/import/<version>`, the version mangled by DEP-14 (`1:2.0~rc1-1` →
@@ -159,6 +183,21 @@ mod tests {
             "refs/heads/importer/ubuntu/noble-security"
         );
         assert_eq!(tag_name("1:2.0~rc1-1"), "refs/tags/import/1%2.0_rc1-1");
+        assert_eq!(
+            applied_branch_name(&branch_name("ubuntu", "noble", "Security")),
+            "refs/heads/importer/applied/ubuntu/noble-security"
+        );
+        assert_eq!(
+            applied_branch_name(&devel_branch_name("debian")),
+            "refs/heads/importer/applied/debian/devel"
+        );
+        assert_eq!(
+            applied_tag_name("1:2.0~rc1-1"),
+            "refs/tags/applied/1%2.0_rc1-1"
+        );
+        assert!(is_applied_ref(&applied_tag_name("1.0-1")));
+        assert!(!is_applied_ref(&tag_name("1.0-1")));
+        assert!(!is_applied_ref(&branch_name("debian", "sid", "Release")));
     }
 
     #[test]

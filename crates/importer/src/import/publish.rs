@@ -11,7 +11,6 @@
 //! shared database) earlier versions were imported on another host. So a run that needs
 //! commits the audit records fetches them from the remote first.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use pkgimport_audit::Recovery;
@@ -87,16 +86,16 @@ impl Importer<'_> {
             .is_some_and(|still| !still.is_empty()))
     }
 
-    /// Makes sure the work repository holds every commit the audit records, fetching the
-    /// remote when it does not: new commits name them as parents and ref updates point at
-    /// them. Returns whether it fetched.
+    /// Makes sure the work repository holds every commit the audit records (`known`, see
+    /// `audited_commits`), fetching the remote when it does not: new commits name them as
+    /// parents and ref updates point at them. Returns whether it fetched.
     pub(super) fn ensure_history(
         &self,
         package: &PackageName,
         repo: &GitDir,
-        versions: &BTreeMap<String, String>,
+        known: &[String],
     ) -> Result<bool> {
-        let commits: Vec<Oid> = versions.values().map(|h| oid(h)).collect::<Result<_>>()?;
+        let commits: Vec<Oid> = known.iter().map(|h| oid(h)).collect::<Result<_>>()?;
         let Some(missing) = self.fetch_if_missing(package, repo, &commits)? else {
             return Ok(false);
         };
@@ -140,7 +139,7 @@ impl Importer<'_> {
         repo: &GitDir,
         refs: &[StagedRef],
         ref_only: bool,
-        imported: &BTreeMap<String, String>,
+        known: &[String],
     ) -> Result<()> {
         let local: Vec<(String, Oid)> = refs
             .iter()
@@ -148,7 +147,7 @@ impl Importer<'_> {
             .collect::<Result<_>>()?;
         let local_refs: Vec<(&str, Oid)> = local.iter().map(|(n, o)| (n.as_str(), *o)).collect();
         if let Err(e) = repo.update_refs(&local_refs) {
-            if ref_only && self.ensure_history(package, repo, imported)? {
+            if ref_only && self.ensure_history(package, repo, known)? {
                 repo.update_refs(&local_refs)?;
             } else {
                 return Err(e.into());

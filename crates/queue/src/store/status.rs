@@ -9,6 +9,7 @@ use super::Store;
 use super::failures::{FAILURE_COLUMNS, failure_row};
 use super::settings::PAUSED;
 use crate::Result;
+use crate::audit::PatchWarning;
 use crate::model::*;
 use crate::sql::{Row, SqlError, TxKind, params};
 
@@ -145,16 +146,42 @@ impl Store {
                 let (name, commit, version): (String, String, Option<String>) =
                     (r.get(0)?, r.get(1)?, r.get(2)?);
                 let name = name.trim_start_matches("refs/heads/").to_owned();
-                let distro = name.split('/').nth(1).unwrap_or_default().to_owned();
-                distribution(&mut by_name, &distro)
-                    .branches
-                    .push(BranchInfo {
-                        name,
-                        commit,
-                        version,
-                    });
+                // `importer/<distro>/...`, or `importer/applied/<distro>/...`.
+                let mut parts = name.split('/').skip(1);
+                let (applied, distro) = match parts.next() {
+                    Some("applied") => (true, parts.next()),
+                    distro => (false, distro),
+                };
+                let entry = distribution(&mut by_name, distro.unwrap_or_default());
+                let list = if applied {
+                    &mut entry.applied_branches
+                } else {
+                    &mut entry.branches
+                };
+                list.push(BranchInfo {
+                    name,
+                    commit,
+                    version,
+                });
             }
             Ok(by_name.into_values().collect::<Vec<_>>())
+        })?;
+        let patch_warnings = self.transact(TxKind::Read, "reading patch warnings", |tx| {
+            tx.query(
+                "SELECT version, patch_failed, patch_error FROM audit_versions
+                 WHERE package = $1 AND patch_failed IS NOT NULL ORDER BY version",
+                params![package],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PatchWarning {
+                    package: package.to_string(),
+                    version: r.get(0)?,
+                    patch: r.get(1)?,
+                    message: r.get::<Option<String>>(2)?.unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, SqlError>>()
         })?;
         Ok(PackageInfo {
             package: package.to_string(),
@@ -162,6 +189,7 @@ impl Store {
             failure,
             runs,
             distributions,
+            patch_warnings,
         })
     }
 }
@@ -176,6 +204,7 @@ fn distribution<'m>(
         .or_insert_with(|| DistributionInfo {
             name: name.to_owned(),
             branches: Vec::new(),
+            applied_branches: Vec::new(),
             versions: Vec::new(),
         })
 }

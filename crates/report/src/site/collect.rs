@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use pkgimport_core::PackageName;
-use pkgimport_queue::audit::{AuditView, PublicationRow};
+use pkgimport_queue::audit::{AuditView, PatchWarning, PublicationRow};
 use pkgimport_queue::monitor::SeenPublication;
 use pkgimport_queue::{FailureRecord, QueuedJob, RunRecord, Store};
 
@@ -21,6 +21,9 @@ use crate::series::{SeriesReport, series_reports};
 
 /// The directory of the package pages, relative to the site's root.
 pub(crate) const PACKAGES_DIR: &str = "packages";
+
+/// How many patch warnings the index lists; each package page lists all of its own.
+pub(crate) const PATCH_WARNINGS_SHOWN: u64 = 100;
 
 /// Everything the index shows.
 pub(crate) struct Index {
@@ -33,6 +36,9 @@ pub(crate) struct Index {
     pub(crate) attention: Vec<FailureRecord>,
     pub(crate) recent: Vec<RunRecord>,
     pub(crate) counters: Vec<(String, i64)>,
+    /// Versions whose quilt patches do not apply (the first [`PATCH_WARNINGS_SHOWN`]), and
+    /// how many there are in all.
+    pub(crate) patch_warnings: (Vec<PatchWarning>, u64),
     /// How current each distribution and series is, by distribution, newest series first.
     pub(crate) series: Vec<SeriesReport>,
     pub(crate) packages: Vec<PackageRow>,
@@ -89,6 +95,7 @@ pub(crate) fn write_site(
     let groups = store.failure_groups(options.group_examples)?;
     let recent = store.runs(None, options.recent_runs)?;
     let counters = store.counters()?;
+    let patch_warnings = store.patch_warnings(PATCH_WARNINGS_SHOWN)?;
     let series = series_reports(store)?;
     let audited = store.audited_packages()?;
 
@@ -137,7 +144,11 @@ pub(crate) fn write_site(
             freshness: page.freshness,
             imported_version: page.newest_imported.map(|p| p.version),
             seen_version: page.seen.map(|s| s.version),
-            branches: page.branches.len(),
+            branches: page
+                .branches
+                .iter()
+                .filter(|b| !b.name.starts_with("importer/applied/"))
+                .count(),
             failure: page.failure.filter(|f| !f.retrying).map(|f| f.signature),
             job: page
                 .jobs
@@ -168,6 +179,7 @@ pub(crate) fn write_site(
             .collect(),
         recent,
         counters,
+        patch_warnings,
         series,
         packages: rows,
         pages: names,
@@ -214,8 +226,9 @@ fn package_page(
     })
 }
 
-/// The committed branches with their head versions: the audit maps version → commit, so
-/// the map is inverted to find which version a branch's commit is.
+/// The committed branches with their head versions: the audit maps version → commit (and
+/// → the end of its patches-applied chain), so the map is inverted to find which version a
+/// branch's commit is.
 pub(crate) fn branches(audit: &AuditView) -> Vec<Branch> {
     let mut version_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (version, commit) in &audit.versions {
@@ -223,6 +236,15 @@ pub(crate) fn branches(audit: &AuditView) -> Vec<Branch> {
             .entry(commit.as_str())
             .or_default()
             .push(version.clone());
+    }
+    // A patches-applied branch holds the end of its version's chain.
+    for (version, facts) in &audit.version_facts {
+        if let Some(tip) = &facts.applied {
+            let versions = version_of.entry(tip.commit.as_str()).or_default();
+            if !versions.contains(version) {
+                versions.push(version.clone());
+            }
+        }
     }
     audit
         .refs

@@ -80,6 +80,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
             a href="#running" { "Running" }
             a href="#failures" { "Failures" }
             a href="#attention" { "Needs attention" }
+            a href="#patches" { "Patch warnings" }
             a href="#recent" { "Recent imports" }
             a href="#packages" { "Packages" }
         }
@@ -220,6 +221,26 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
             }
         }
 
+        h2 id="patches" { "Patch warnings" }
+        @let (warnings, total) = &ix.patch_warnings;
+        @if warnings.is_empty() {
+            p.muted { "Every imported quilt series applies." }
+        } @else {
+            p { (total) " imported versions have quilt patches that do not apply; they have no patches-applied branches or tags." }
+            table id="patch-warnings" {
+                tr { th { "Package" } th { "Version" } th { "Patch" } th { "Error" } }
+                @for w in warnings {
+                    tr {
+                        td { (package_link(&w.package, "", &ix.pages)) }
+                        td { (w.version) }
+                        td { code { (w.patch) } }
+                        td { (w.message) }
+                    }
+                }
+            }
+            @if (warnings.len() as u64) < *total { p.muted { "…and " (*total - warnings.len() as u64) " more." } }
+        }
+
         h2 id="recent" { "Recent imports" }
         @if ix.recent.is_empty() {
             p.muted { "No runs yet." }
@@ -304,6 +325,19 @@ pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
             }
         }
         p { (p.tags) " tags; " (p.audit.publications.len()) " publications imported." }
+        @let failed: Vec<_> = p.audit.version_facts.iter()
+            .filter_map(|(v, f)| f.patch_failure.as_ref().map(|pf| (v, pf)))
+            .collect();
+        @if !failed.is_empty() {
+            h2 { "Patch warnings" }
+            p { "These versions are imported, but their quilt patches do not apply: they have no patches-applied branches or tags." }
+            table id="patch-warnings" {
+                tr { th { "Version" } th { "Patch" } th { "Error" } }
+                @for (version, f) in &failed {
+                    tr { td { (version) } td { code { (f.patch) } } td { (f.message) } }
+                }
+            }
+        }
 
         @if !p.jobs.is_empty() {
             h2 { "Jobs" }

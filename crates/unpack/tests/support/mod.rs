@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: building tarballs (including malformed ones) and
-//! `.dsc` files in a temp dir, running `dpkg-source -x --skip-patches` as the reference, and
+//! `.dsc` files in a temp dir, running `dpkg-source -x` (with and without `--skip-patches`) as the
+//! reference, and
 //! computing git tree hashes of directories the same way for both sides.
 
 #![allow(
@@ -57,6 +58,32 @@ pub(crate) fn dpkg_source_extract(dsc: &Path, dest: &Path) {
         .arg(dsc)
         .arg(dest)
         .env("LC_ALL", "C"));
+}
+
+/// `dpkg-source -x` of `dsc` into `dest`, its patches applied, without the `.pc` directory
+/// of quilt's bookkeeping; `Err` with dpkg-source's output when it fails (a patch that
+/// does not apply).
+pub(crate) fn dpkg_source_extract_applied(dsc: &Path, dest: &Path) -> Result<(), String> {
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022 && exec dpkg-source --no-check --no-copy -x \"$0\" \"$1\"")
+        .arg(dsc)
+        .arg(dest)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run dpkg-source: {e}"));
+    if !output.status.success() {
+        return Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let pc = dest.join(".pc");
+    if pc.exists() {
+        std::fs::remove_dir_all(&pc).unwrap();
+    }
+    Ok(())
 }
 
 /// The git tree hash of `dir` by `git add -A -f` + `git write-tree`, in a private

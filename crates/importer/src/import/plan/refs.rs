@@ -17,14 +17,25 @@
 //! parent and the version's commit as second, dated when Launchpad created the publication,
 //! by the importer's identity. A publish commit is a function of the audit and the
 //! publications, so the same history gives the same commit anywhere.
+//!
+//! With patches-applied chains, every branch and alias has its applied twin,
+//! `importer/applied/<distribution>/...`, that follows it version for version to the last
+//! commit of the version's chain, by the same rule: straight there when that commit
+//! descends from the branch's (the chain starts at the version's commit, so this is when
+//! the branch holds an ancestor's import, or the version's own chain), or by a publish
+//! commit with the version's applied tree. A version without a chain (its patches do not
+//! apply, or it was imported without chains) does not move them. Each version built with a
+//! chain gets the tag `applied/<version>` at its end.
 
 use std::collections::BTreeMap;
 
-use pkgimport_queue::audit::AuditView;
+use pkgimport_queue::audit::{AppliedTip, AuditView};
 use pkgimport_queue::series::{DEVELOPMENT, SeriesRow};
 use pkgimport_unpack::Version;
 
-use super::super::naming::{branch_name, devel_branch_name, tag_name};
+use super::super::naming::{
+    applied_branch_name, applied_tag_name, branch_name, devel_branch_name, tag_name,
+};
 use super::{Key, Plan};
 
 /// The pockets the `devel` alias follows.
@@ -37,6 +48,8 @@ pub(in crate::import) struct VersionCommit {
     /// The first parent (the changelog parent); `None` for a root commit.
     pub(in crate::import) parent: Option<String>,
     pub(in crate::import) tree: String,
+    /// The end of the version's patches-applied chain, when it has one.
+    pub(in crate::import) applied: Option<AppliedTip>,
 }
 
 /// Every version commit the run knows, the audit's and the ones it built.
@@ -45,13 +58,54 @@ pub(in crate::import) struct Commits {
     by_version: BTreeMap<String, VersionCommit>,
     /// commit → version
     version_of: BTreeMap<String, String>,
+    /// the end of an applied chain → its version
+    applied_of: BTreeMap<String, String>,
+}
+
+/// Which refs: the imports' (`importer/...`, `import/...`) or the patches-applied chains'
+/// (`importer/applied/...`, `applied/...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Namespace {
+    Import,
+    Applied,
 }
 
 impl Commits {
     pub(in crate::import) fn insert(&mut self, version: &str, commit: VersionCommit) {
         self.version_of
             .insert(commit.commit.clone(), version.to_owned());
+        if let Some(tip) = &commit.applied {
+            self.applied_of
+                .insert(tip.commit.clone(), version.to_owned());
+        }
         self.by_version.insert(version.to_owned(), commit);
+    }
+
+    /// What a ref of `namespace` that holds `version` points at: the version's commit and
+    /// tree, or the end of its applied chain and its tree; `None` without a chain.
+    fn tip(&self, namespace: Namespace, version: &str) -> Option<AppliedTip> {
+        let c = self
+            .by_version
+            .get(version)
+            .expect("every version has its commit");
+        match namespace {
+            Namespace::Import => Some(AppliedTip {
+                commit: c.commit.clone(),
+                tree: c.tree.clone(),
+            }),
+            Namespace::Applied => c.applied.clone(),
+        }
+    }
+
+    /// The version whose commit (or the end of whose chain, for `Applied`) `commit` is.
+    fn version_at(&self, namespace: Namespace, commit: &str) -> Option<&String> {
+        match namespace {
+            Namespace::Import => self.version_of.get(commit),
+            Namespace::Applied => self
+                .applied_of
+                .get(commit)
+                .or_else(|| self.version_of.get(commit)),
+        }
     }
 
     pub(in crate::import) fn get(&self, version: &str) -> Option<&VersionCommit> {
@@ -121,13 +175,15 @@ struct Reason<'r> {
 
 impl Plan<'_> {
     /// Every ref the run moves, by name, given the commits of all versions (`commits` must
-    /// hold every version of the audit and of [`Plan::builds`]) and the series' statuses.
+    /// hold every version of the audit and of [`Plan::builds`]) and the series' statuses;
+    /// with `applied`, the refs of the patches-applied chains too.
     pub(in crate::import) fn moves(
         &self,
         package: &str,
         audit: &AuditView,
         commits: &Commits,
         series: &SeriesStatus,
+        applied: bool,
     ) -> Vec<Move> {
         let mut moves = BTreeMap::new();
         let mut last: BTreeMap<String, (&str, Reason<'_>)> = BTreeMap::new();
@@ -143,36 +199,53 @@ impl Plan<'_> {
                 (p.source_package_version.as_str(), reason),
             );
         }
-        for (name, (version, reason)) in last {
-            if let Some(m) = move_to(package, audit, commits, &name, version, &reason) {
-                moves.insert(name, m);
-            }
-        }
+        let mut branches: Vec<(String, &str, Reason<'_>)> = last
+            .into_iter()
+            .map(|(name, (version, reason))| (name, version, reason))
+            .collect();
         for distro in self.distro_rank.keys() {
             if let Some((version, reason)) = self.devel(audit, series, distro) {
-                let name = devel_branch_name(distro);
-                if let Some(m) = move_to(package, audit, commits, &name, version, &reason) {
+                branches.push((devel_branch_name(distro), version, reason));
+            }
+        }
+        let namespaces: &[Namespace] = if applied {
+            &[Namespace::Import, Namespace::Applied]
+        } else {
+            &[Namespace::Import]
+        };
+        for (name, version, reason) in &branches {
+            for &namespace in namespaces {
+                let name = match namespace {
+                    Namespace::Import => name.clone(),
+                    Namespace::Applied => applied_branch_name(name),
+                };
+                let found = move_to(package, audit, commits, namespace, &name, version, reason);
+                if let Some(m) = found {
                     moves.insert(name, m);
                 }
             }
         }
         for p in &self.builds {
             let version = p.source_package_version.as_str();
-            let name = tag_name(version);
-            let commit = &commits
-                .get(version)
-                .expect("every build has its commit")
-                .commit;
-            if audit.refs.get(&name) != Some(commit) {
-                moves.insert(
-                    name.clone(),
-                    Move {
-                        old: audit.refs.get(&name).cloned(),
-                        name,
-                        version: version.to_owned(),
-                        target: Target::Commit(commit.clone()),
-                    },
-                );
+            for &namespace in namespaces {
+                let Some(tip) = commits.tip(namespace, version) else {
+                    continue;
+                };
+                let name = match namespace {
+                    Namespace::Import => tag_name(version),
+                    Namespace::Applied => applied_tag_name(version),
+                };
+                if audit.refs.get(&name) != Some(&tip.commit) {
+                    moves.insert(
+                        name.clone(),
+                        Move {
+                            old: audit.refs.get(&name).cloned(),
+                            name,
+                            version: version.to_owned(),
+                            target: Target::Commit(tip.commit),
+                        },
+                    );
+                }
             }
         }
         moves.into_values().collect()
@@ -255,27 +328,32 @@ fn later(a: &str, b: &str) -> bool {
     }
 }
 
-/// How `name` moves to `version`, or `None` when it holds it already.
+/// How `name` (a ref of `namespace`) moves to `version`, or `None` when it holds it
+/// already, or when `version` has no applied chain to move an applied ref to.
 fn move_to(
     package: &str,
     audit: &AuditView,
     commits: &Commits,
+    namespace: Namespace,
     name: &str,
     version: &str,
     reason: &Reason<'_>,
 ) -> Option<Move> {
-    let target = commits.get(version).expect("every version has its commit");
+    let target = commits.tip(namespace, version)?;
     let old = audit.refs.get(name);
     let old_version = audit
         .ref_versions
         .get(name)
-        .or_else(|| old.and_then(|o| commits.version_of.get(o)));
+        .or_else(|| old.and_then(|o| commits.version_at(namespace, o)));
     if old == Some(&target.commit) || old_version.map(String::as_str) == Some(version) {
         return None;
     }
+    // An applied chain starts at its version's commit, so it descends from what that
+    // commit descends from, and from nothing else but its own commits.
+    let version_commit = &commits.get(version).expect("a version").commit;
     let fast_forward = match old {
         None => true,
-        Some(o) => commits.version_of.contains_key(o) && commits.descends(&target.commit, o),
+        Some(o) => commits.version_of.contains_key(o) && commits.descends(version_commit, o),
     };
     let to = match (fast_forward, old) {
         (true, _) | (false, None) => Target::Commit(target.commit.clone()),
@@ -283,7 +361,7 @@ fn move_to(
             parents: [o.clone(), target.commit.clone()],
             tree: target.tree.clone(),
             time: reason.time,
-            message: publish_message(package, name, version, old_version, reason),
+            message: publish_message(package, namespace, name, version, old_version, reason),
         }),
     };
     Some(Move {
@@ -296,12 +374,28 @@ fn move_to(
 
 fn publish_message(
     package: &str,
+    namespace: Namespace,
     name: &str,
     version: &str,
     old_version: Option<&String>,
     reason: &Reason<'_>,
 ) -> String {
     let branch = name.strip_prefix("refs/heads/").unwrap_or(name);
+    if namespace == Namespace::Applied {
+        let held = match old_version {
+            Some(v) => format!("{v} with its patches applied"),
+            None => "a commit the importer does not know as a patches-applied import".to_owned(),
+        };
+        return format!(
+            "Publish {package} {version} on {branch}\n\n\
+             Launchpad published {package} {version} in {} at {}.\n\
+             The branch held {held}, which {version}'s patches do not descend from.\n\
+             This commit has the tree of {version} with its patches applied; its parents are\n\
+             the branch's previous commit and the last of {version}'s patches, so that the\n\
+             branch only moves forward.\n",
+            reason.place, reason.date
+        );
+    }
     let held = match old_version {
         Some(v) => format!("the import of {v}"),
         None => "a commit the importer does not know as an import".to_owned(),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use pkgimport_audit::Phase;
 use pkgimport_lp_client::{LpDateTime, Publication, PublicationStatus};
-use pkgimport_queue::audit::{AuditView, PublicationRow, StagedAudit};
+use pkgimport_queue::audit::{AppliedTip, AuditView, PublicationRow, StagedAudit};
 use pkgimport_queue::series::SeriesRow;
 
 use super::refs::PublishCommit;
@@ -125,6 +125,7 @@ fn commits(list: &[(&str, &str, Option<&str>)]) -> Commits {
                 commit: (*commit).to_owned(),
                 parent: parent.map(str::to_owned),
                 tree: tree_of(commit),
+                applied: None,
             },
         );
     }
@@ -173,7 +174,7 @@ fn to(name: &str, old: Option<&str>, version: &str, commit: &str) -> Move {
 }
 
 fn moves(plan: &Plan<'_>, audit: &AuditView, commits: &Commits) -> Vec<Move> {
-    plan.moves("hello", audit, commits, &series())
+    plan.moves("hello", audit, commits, &series(), true)
 }
 
 /// The publish commit of a move, which must have one.
@@ -589,7 +590,13 @@ fn a_new_development_series_moves_the_alias_by_a_ref_update_only() {
         name: "stonking".into(),
         status: "Active Development".into(),
     });
-    let moved = plan.moves("hello", &audit, &commits(&[("2.0-1", C1, None)]), &series);
+    let moved = plan.moves(
+        "hello",
+        &audit,
+        &commits(&[("2.0-1", C1, None)]),
+        &series,
+        true,
+    );
     assert_eq!(
         moved,
         [to("refs/heads/importer/ubuntu/stonking", None, "2.0-1", C1)],
@@ -619,5 +626,133 @@ fn a_ref_the_importer_did_not_write_gets_a_publish_commit() {
         publish(trixie)
             .message
             .contains("a commit the importer does not know as an import")
+    );
+}
+
+const A1: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
+const A2: &str = "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2";
+const APPLIED_SID: &str = "refs/heads/importer/applied/debian/sid";
+const APPLIED_DEBIAN_DEVEL: &str = "refs/heads/importer/applied/debian/devel";
+
+/// Version commits with the ends of their chains: `(version, commit, parent, chain end)`;
+/// a chain end's tree is named after it.
+fn chains(list: &[(&str, &str, Option<&str>, Option<&str>)]) -> Commits {
+    let mut c = Commits::default();
+    for (version, commit, parent, end) in list {
+        c.insert(
+            version,
+            VersionCommit {
+                commit: (*commit).to_owned(),
+                parent: parent.map(str::to_owned),
+                tree: tree_of(commit),
+                applied: end.map(|end| AppliedTip {
+                    commit: end.to_owned(),
+                    tree: format!("{end}-tree"),
+                }),
+            },
+        );
+    }
+    c
+}
+
+/// sid holds 1.0-1; 1.0-2 (a child of 1.0-1) is new.
+fn one_new_version(applied_refs: &[(&'static str, &'static str)]) -> (Vec<Found>, AuditView) {
+    let history = vec![
+        found("debian/sid/Release/1.0-1", T0),
+        found("debian/sid/Release/1.0-2", T1),
+    ];
+    let mut refs = vec![
+        (SID, C1),
+        (DEBIAN_DEVEL, C1),
+        ("refs/tags/import/1.0-1", C1),
+    ];
+    refs.extend_from_slice(applied_refs);
+    let audit = audit(&["debian/sid/Release/1.0-1"], &[("1.0-1", C1)], &refs);
+    (history, audit)
+}
+
+#[test]
+fn applied_branches_follow_their_twins_to_the_end_of_each_chain() {
+    // 1.0-1 had patches: its chain ends at A1, which 1.0-2's chain (from C2, a child of C1)
+    // does not descend from, so the applied branches move by publish commits.
+    let (history, audit) = one_new_version(&[
+        (APPLIED_SID, A1),
+        (APPLIED_DEBIAN_DEVEL, A1),
+        ("refs/tags/applied/1.0-1", A1),
+    ]);
+    let plan = plan(&history, &audit);
+    let commits = chains(&[
+        ("1.0-1", C1, None, Some(A1)),
+        ("1.0-2", C2, Some(C1), Some(A2)),
+    ]);
+    let moved = moves(&plan, &audit, &commits);
+    let names: Vec<&str> = moved.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            APPLIED_DEBIAN_DEVEL,
+            APPLIED_SID,
+            DEBIAN_DEVEL,
+            SID,
+            "refs/tags/applied/1.0-2",
+            "refs/tags/import/1.0-2",
+        ]
+    );
+    for m in &moved[..2] {
+        let p = publish(m);
+        assert_eq!(p.parents, [A1.to_owned(), A2.to_owned()], "old tip first");
+        assert_eq!(p.tree, format!("{A2}-tree"), "the version's applied tree");
+        assert!(
+            p.message.contains("held 1.0-1 with its patches applied"),
+            "{}",
+            p.message
+        );
+    }
+    assert_eq!(moved[2], to(DEBIAN_DEVEL, Some(C1), "1.0-2", C2));
+    assert_eq!(moved[4], to("refs/tags/applied/1.0-2", None, "1.0-2", A2));
+}
+
+#[test]
+fn an_applied_branch_at_a_version_without_patches_fast_forwards() {
+    // 1.0-1 had no patches: its chain is its own commit, an ancestor of 1.0-2's chain.
+    let (history, audit) = one_new_version(&[
+        (APPLIED_SID, C1),
+        (APPLIED_DEBIAN_DEVEL, C1),
+        ("refs/tags/applied/1.0-1", C1),
+    ]);
+    let plan = plan(&history, &audit);
+    let commits = chains(&[
+        ("1.0-1", C1, None, Some(C1)),
+        ("1.0-2", C2, Some(C1), Some(A2)),
+    ]);
+    let moved = moves(&plan, &audit, &commits);
+    assert_eq!(moved[0], to(APPLIED_DEBIAN_DEVEL, Some(C1), "1.0-2", A2));
+    assert_eq!(moved[1], to(APPLIED_SID, Some(C1), "1.0-2", A2));
+}
+
+#[test]
+fn a_version_without_a_chain_moves_no_applied_ref() {
+    // 1.0-2's patches do not apply: its twins stay at 1.0-1's chain, and it gets no
+    // applied tag; with chains turned off, no applied ref moves either.
+    let (history, audit) = one_new_version(&[
+        (APPLIED_SID, A1),
+        (APPLIED_DEBIAN_DEVEL, A1),
+        ("refs/tags/applied/1.0-1", A1),
+    ]);
+    let plan = plan(&history, &audit);
+    let commits = chains(&[("1.0-1", C1, None, Some(A1)), ("1.0-2", C2, Some(C1), None)]);
+    let unapplied = [
+        to(DEBIAN_DEVEL, Some(C1), "1.0-2", C2),
+        to(SID, Some(C1), "1.0-2", C2),
+        to("refs/tags/import/1.0-2", None, "1.0-2", C2),
+    ];
+    assert_eq!(moves(&plan, &audit, &commits), unapplied);
+    let with_chain = chains(&[
+        ("1.0-1", C1, None, Some(A1)),
+        ("1.0-2", C2, Some(C1), Some(A2)),
+    ]);
+    assert_eq!(
+        plan.moves("hello", &audit, &with_chain, &series(), false),
+        unapplied
     );
 }
