@@ -159,6 +159,10 @@ impl Config {
             .expect("checked when loaded")
     }
 
+    pub(super) fn boolean(&self, name: &str) -> bool {
+        self.get(name).as_bool().expect("checked when loaded")
+    }
+
     pub(super) fn int(&self, name: &str) -> i64 {
         self.get(name).as_integer().expect("checked when loaded")
     }
@@ -269,6 +273,11 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
                 .parse()
                 .with_context(|| format!("{raw:?} is not a number"))?,
         ),
+        Kind::Bool => toml::Value::Boolean(match raw.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => bail!("{raw:?} is not a boolean (true or false)"),
+        }),
         Kind::List => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -304,7 +313,7 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
             humantime::parse_duration(s)
                 .with_context(|| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
         }
-        (Kind::Str, toml::Value::String(_)) => {}
+        (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => {}
         (Kind::Choice(words), toml::Value::String(s)) => {
             if !words.contains(&s.as_str()) {
                 bail!("{s:?} is not one of {}", words.join(", "));
@@ -332,6 +341,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Duration => "a duration string",
         Kind::Str | Kind::Choice(_) | Kind::Path => "a string",
         Kind::List => "a list of strings",
+        Kind::Bool => "true or false",
     }
 }
 
