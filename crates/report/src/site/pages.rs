@@ -480,7 +480,7 @@ pub(crate) fn runs_table(
                 tr {
                     td {
                         @match pages {
-                            Some(pages) if is_page(&r.package, pages) => a href={ (links.package_from_index(&r.package)) "#run-" (r.id) } { (r.id) },
+                            Some(pages) if is_page(&r.package, pages) || (links == Links::Web && PackageName::parse(&r.package).is_ok()) => a href={ (links.package_from_index(&r.package)) "#run-" (r.id) } { (r.id) },
                             Some(_) => (r.id),
                             None => a href={ "#run-" (r.id) } { (r.id) },
                         }

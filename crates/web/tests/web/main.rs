@@ -1,0 +1,8 @@
+//! importer-web in the test process, over real state databases: what the pages and the API
+//! show, how fast a change reaches them, who may do what, and health under load.
+
+mod common;
+mod freshness;
+mod health;
+mod security;
+mod views;
