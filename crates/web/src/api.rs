@@ -19,7 +19,7 @@ use crate::actions::{Act, package, perform, record};
 use crate::auth::{self, Caller, Denied};
 use crate::cache::{Form, Page, Rendered};
 use crate::pages::cached;
-use crate::{Error, State as AppState, health, layout};
+use crate::{Error, State as AppState, layout};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -37,7 +37,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/resume", post(resume))
         .route("/api/v1/tokens", get(tokens).post(add_token))
         .route("/api/v1/tokens/{name}", delete(revoke_token))
-        .route("/health/agent", get(health::agent))
         .route("/metrics", get(metrics))
 }
 

@@ -200,8 +200,8 @@ impl Server {
     }
 }
 
-/// Every route. `/healthz` comes before the load-shedding layer, so that it is answered
-/// while everything else is being shed.
+/// Every route. `/healthz` and `/health/agent` come before the load-shedding layer, so that
+/// they are answered while everything else is being shed.
 fn router(state: State) -> Router {
     let shed = axum::middleware::from_fn_with_state(state.clone(), health::shed);
     let measured = axum::middleware::from_fn_with_state(state.clone(), metrics::measure);
@@ -214,6 +214,7 @@ fn router(state: State) -> Router {
         .layer(shed);
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
+        .route("/health/agent", axum::routing::get(health::agent))
         .merge(work)
         .fallback(pages::not_found)
         .layer(measured)

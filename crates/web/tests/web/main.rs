@@ -4,5 +4,7 @@
 mod common;
 mod freshness;
 mod health;
+mod routes;
+mod secrets;
 mod security;
 mod views;
