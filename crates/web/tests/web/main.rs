@@ -5,6 +5,7 @@ mod browser;
 mod common;
 mod freshness;
 mod health;
+mod load;
 mod routes;
 mod secrets;
 mod security;
