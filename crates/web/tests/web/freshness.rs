@@ -12,6 +12,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+#[expect(clippy::print_stdout, reason = "the figures are the point")]
 fn runs_reach_the_pages(svc: &Service, backend: &str) {
     let runs = 30;
     let mut delays = Vec::new();

@@ -23,6 +23,7 @@ fn p99(v: &mut [Duration]) -> Duration {
 }
 
 #[test]
+#[expect(clippy::print_stdout, reason = "the figures are the point")]
 fn pages_under_load_while_jobs_run() {
     let svc = Service::start(Options {
         max_in_flight: 2,
