@@ -206,21 +206,26 @@ async fn apply(state: &State, touched: &Touched) {
                 Page::Package(_) => false,
             }
     });
-    let mut pages: Vec<(Page, Form)> = fixed
-        .flat_map(|p| [(p.clone(), Form::Html), (p, Form::Json)])
+    // Package pages first: they are small, and a run that ends is looked for there. Then the
+    // fixed pages, whose lists (the queue) can be long. The renders share the database
+    // threads, so they run side by side.
+    let mut pages: Vec<(Page, Form)> = cached
+        .into_iter()
+        .filter(|(name, _)| touched.everything || touched.packages.contains(name))
+        .map(|(name, form)| (Page::Package(name), form))
         .collect();
-    pages.extend(
-        cached
-            .into_iter()
-            .filter(|(name, _)| touched.everything || touched.packages.contains(name))
-            .map(|(name, form)| (Page::Package(name), form)),
-    );
+    pages.extend(fixed.flat_map(|p| [(p.clone(), Form::Html), (p, Form::Json)]));
+    let mut renders = tokio::task::JoinSet::new();
     for (page, form) in pages {
-        match render_async(state, page.clone(), form).await {
-            Ok(r) => state.cache.put(page, form, r),
-            Err(e) => log::warn!("cannot render page={page:?} error={e}"),
-        }
+        let state = state.clone();
+        renders.spawn(async move {
+            match render_async(&state, page.clone(), form).await {
+                Ok(r) => state.cache.put(page, form, r),
+                Err(e) => log::warn!("cannot render page={page:?} error={e}"),
+            }
+        });
     }
+    while renders.join_next().await.is_some() {}
 }
 
 /// Re-reads what the agent check reports.

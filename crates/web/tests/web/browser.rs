@@ -131,6 +131,20 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits until the browser shows `url` (a click's navigation may still be going on).
+    fn wait_for_url(&self, url: &str, what: &str) {
+        let started = Instant::now();
+        while self.current_url() != url {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{what}: the browser is at {} with:\n{}",
+                self.current_url(),
+                self.source()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn source(&self) -> String {
         call("GET", &self.url("/source"), None)
             .as_str()
@@ -209,8 +223,15 @@ fn an_operator_logs_in_and_retries_a_failed_package_in_a_real_browser() {
     assert_no_script("/packages/broken", &page);
     assert!(page.contains("bad input: checksum mismatch"), "{page}");
     browser.click("form[action=\"/packages/broken/retry\"] button[type=\"submit\"]");
-    assert_eq!(browser.current_url(), svc.url("/packages/broken"));
-
+    // The page posts to itself and is redirected back: the URL does not tell when the post
+    // is done, the queue does.
+    crate::common::eventually("the retry queues the job", || {
+        !svc.store().queue(None).unwrap().is_empty()
+    });
+    browser.wait_for_url(
+        &svc.url("/packages/broken"),
+        "the retry leads back to the page",
+    );
     let queue = svc.store().queue(None).unwrap();
     assert_eq!(queue.len(), 1, "{queue:?}");
     assert_eq!(queue[0].package.as_str(), "broken");
