@@ -129,16 +129,30 @@ fn guarded(start: &'static str, end: &'static str, inner: Markup) -> Markup {
     html! { (PreEscaped(start)) (inner) (PreEscaped(end)) }
 }
 
-/// The whole queue, in claim order, running jobs first.
+/// Jobs the queue page lists at most: it is re-rendered on every change to the queue, and
+/// an initial import queues every package.
+const QUEUE_PAGE_ROWS: u64 = 500;
+
+/// The queue, in claim order, running jobs first: the first [`QUEUE_PAGE_ROWS`] of it.
+
 pub fn queue_page(store: &mut Store, options: &ReportOptions) -> Result<WebPage, Error> {
-    let jobs = store.queue(None)?;
+    let jobs = store.queue(Some(QUEUE_PAGE_ROWS))?;
+    let total = {
+        let st = store.status()?;
+        st.queued + st.running
+    };
     let paused = store.is_paused()?;
     let now = options.now;
     let body = html! {
         (header("Queue", now))
         @if paused { p { span.badge.warn { "PAUSED" } " Running imports finish; nothing new is claimed." } }
         (pause_forms(paused))
-        p { (jobs.len()) " jobs." }
+        p {
+            (total) " jobs."
+            @if (jobs.len() as u64) < total {
+                " The first " (jobs.len()) " are shown; " a href="/api/v1/queue" { "/api/v1/queue" } " has them all."
+            }
+        }
         (jobs_table(&jobs, now))
     };
     Ok(WebPage {
