@@ -6,7 +6,9 @@
 //! insert its page just after the writer refreshed the others. So the writer marks what an
 //! event touches (with a generation number) before it re-renders, and a request inserts its
 //! page only if nothing marked the package after the request began; it still answers with
-//! the page it rendered, which is as fresh as the request.
+//! the page it rendered, which is as fresh as the request. The JSON forms of the fixed pages
+//! (the whole queue can be long) are rendered the same way, when asked for after a change
+//! dropped them, so that a change nobody reads costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -60,8 +62,8 @@ pub(crate) struct Cache {
 #[derive(Default)]
 struct Marks {
     generation: u64,
-    /// The generation at which each package was last touched.
-    touched: HashMap<PackageName, u64>,
+    /// The generation at which each page was last touched.
+    touched: HashMap<Page, u64>,
     /// Marks older than this were forgotten.
     forgotten_at: u64,
 }
@@ -104,10 +106,7 @@ impl Cache {
     pub(crate) fn put_if_fresh(&self, page: Page, form: Form, rendered: Rendered, generation: u64) {
         let fresh = {
             let marks = self.marks();
-            let touched = match &page {
-                Page::Package(name) => marks.touched.get(name).copied(),
-                _ => None,
-            };
+            let touched = marks.touched.get(&page).copied();
             marks.forgotten_at <= generation && touched.is_none_or(|t| t <= generation)
         };
         if fresh {
@@ -115,8 +114,8 @@ impl Cache {
         }
     }
 
-    /// Marks packages as touched by an event, before the writer re-renders them.
-    pub(crate) fn mark(&self, packages: impl IntoIterator<Item = PackageName>) {
+    /// Marks pages as touched by an event, before the writer re-renders or drops them.
+    pub(crate) fn mark(&self, pages: impl IntoIterator<Item = Page>) {
         let mut marks = self.marks();
         marks.generation += 1;
         let generation = marks.generation;
@@ -124,9 +123,14 @@ impl Cache {
             marks.touched.clear();
             marks.forgotten_at = generation;
         }
-        for p in packages {
+        for p in pages {
             marks.touched.insert(p, generation);
         }
+    }
+
+    /// Drops a page, to be rendered again by the next request for it.
+    pub(crate) fn remove(&self, page: &Page, form: Form) {
+        self.write().remove(&(page.clone(), form));
     }
 
     /// The package pages in the cache, in either form.
@@ -172,7 +176,7 @@ mod tests {
         let cache = Cache::new();
         let page = Page::Package(name("hello"));
         let before = cache.generation();
-        cache.mark([name("hello")]);
+        cache.mark([Page::Package(name("hello"))]);
         cache.put_if_fresh(page.clone(), Form::Html, Rendered::Missing, before);
         assert!(!cache.has(&page, Form::Html), "stale");
         let after = cache.generation();
@@ -180,7 +184,7 @@ mod tests {
         assert!(cache.has(&page, Form::Html));
         // Another package's touch does not matter.
         let now = cache.generation();
-        cache.mark([name("world")]);
+        cache.mark([Page::Package(name("world"))]);
         cache.put_if_fresh(page.clone(), Form::Json, Rendered::Missing, now);
         assert!(cache.has(&page, Form::Json));
     }

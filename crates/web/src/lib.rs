@@ -19,7 +19,9 @@
 //! - **A cache refreshed by events, never by time.** A page is rendered when first asked
 //!   for, then again only when an event (a run ended, a job queued or retried, the breaker
 //!   moved, the pause flag, an action) touches it. A request never renders a cached page, so
-//!   a burst of readers costs memory copies, not database reads.
+//!   a burst of readers costs memory copies, not database reads. The JSON of the fixed
+//!   pages is dropped by a change and rendered by the next request for it (the whole queue
+//!   can be long, and most changes are never read as JSON).
 //! - **Health off the work path.** `/healthz` is routed before the load-shedding layer and
 //!   reads only atomics; `/health/agent` reads a snapshot that the writer refreshes.
 //! - **No JavaScript, no login.** Actions are plain forms carrying a CSRF token, behind a

@@ -190,22 +190,40 @@ pub(crate) async fn run(state: State, mut stop: watch::Receiver<bool>) {
 /// Marks, then re-renders, what `touched` names.
 async fn apply(state: &State, touched: &Touched) {
     let cached = state.cache.cached_packages();
-    if touched.everything {
-        state.cache.mark(cached.iter().map(|(n, _)| n.clone()));
+    let fixed: Vec<Page> = FIXED
+        .into_iter()
+        .filter(|p| {
+            touched.everything
+                || match p {
+                    Page::Index => touched.index,
+                    Page::Failures => touched.failures,
+                    Page::Queue => touched.queue,
+                    Page::Runs => touched.runs,
+                    Page::Actions => touched.actions,
+                    Page::Package(_) => false,
+                }
+        })
+        .collect();
+    let packages: Vec<Page> = if touched.everything {
+        cached
+            .iter()
+            .map(|(n, _)| Page::Package(n.clone()))
+            .collect()
     } else {
-        state.cache.mark(touched.packages.iter().cloned());
+        touched
+            .packages
+            .iter()
+            .cloned()
+            .map(Page::Package)
+            .collect()
+    };
+    state
+        .cache
+        .mark(packages.into_iter().chain(fixed.iter().cloned()));
+    // The JSON of the fixed pages is rendered again when next asked for.
+    for p in &fixed {
+        state.cache.remove(p, Form::Json);
     }
-    let fixed = FIXED.into_iter().filter(|p| {
-        touched.everything
-            || match p {
-                Page::Index => touched.index,
-                Page::Failures => touched.failures,
-                Page::Queue => touched.queue,
-                Page::Runs => touched.runs,
-                Page::Actions => touched.actions,
-                Page::Package(_) => false,
-            }
-    });
     // Package pages first: they are small, and a run that ends is looked for there. Then the
     // fixed pages, whose lists (the queue) can be long. The renders share the database
     // threads, so they run side by side.
@@ -214,7 +232,7 @@ async fn apply(state: &State, touched: &Touched) {
         .filter(|(name, _)| touched.everything || touched.packages.contains(name))
         .map(|(name, form)| (Page::Package(name), form))
         .collect();
-    pages.extend(fixed.flat_map(|p| [(p.clone(), Form::Html), (p, Form::Json)]));
+    pages.extend(fixed.into_iter().map(|p| (p, Form::Html)));
     let mut renders = tokio::task::JoinSet::new();
     for (page, form) in pages {
         let state = state.clone();
