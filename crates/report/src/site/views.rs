@@ -134,7 +134,6 @@ fn guarded(start: &'static str, end: &'static str, inner: Markup) -> Markup {
 const QUEUE_PAGE_ROWS: u64 = 500;
 
 /// The queue, in claim order, running jobs first: the first [`QUEUE_PAGE_ROWS`] of it.
-
 pub fn queue_page(store: &mut Store, options: &ReportOptions) -> Result<WebPage, Error> {
     let jobs = store.queue(Some(QUEUE_PAGE_ROWS))?;
     let total = {
