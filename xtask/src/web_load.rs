@@ -63,6 +63,7 @@ pub(crate) fn web_load(args: &[String]) -> anyhow::Result<()> {
             "--clients" => plan.clients = value()?.parse()?,
             "--seconds" => plan.seconds = value()?.parse()?,
             "--max-in-flight" => plan.max_in_flight = value()?.parse()?,
+            "--jobs" => plan.jobs = value()?.parse()?,
             "--bindir" => bindir = Some(PathBuf::from(value()?)),
             other => bail!("web-load: unknown argument {other}"),
         }

@@ -28,6 +28,10 @@ const FIXED: [Page; 5] = [
     Page::Actions,
 ];
 
+/// The fixed pages (index, queue, failures, runs, actions) are re-rendered at most this often;
+/// package pages at once.
+const FIXED_EVERY: Duration = Duration::from_secs(1);
+
 /// How often the health snapshot is re-read.
 const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
@@ -126,15 +130,26 @@ pub(crate) async fn run(state: State, mut stop: watch::Receiver<bool>) {
         Err(_) => return,
     };
     // Pages were rendered before the service listened; events since then refresh them below.
-    let mut touched = Touched::everything();
+    let mut pending = Touched::everything();
+    let mut fixed_at: Option<Instant> = None;
     if backend == Backend::Postgres {
         listen(&state, wake.clone(), listening.clone());
     }
     let mut last_health = Instant::now();
     let mut was_alive = driver_alive(&state);
     loop {
-        if !touched.is_empty() {
-            apply(&state, &touched).await;
+        let mut events = Vec::new();
+        if !pending.is_empty() {
+            // Package pages at once; the fixed pages at most once per FIXED_EVERY, since each
+            // of them reads lists that grow with the whole queue.
+            let due = pending.everything || fixed_at.is_none_or(|t| t.elapsed() >= FIXED_EVERY);
+            apply(&state, &pending, due).await;
+            if due {
+                pending = Touched::default();
+                fixed_at = Some(Instant::now());
+            } else {
+                pending.packages.clear();
+            }
         }
         tokio::select! {
             _ = stop.changed() => break,
@@ -148,60 +163,80 @@ pub(crate) async fn run(state: State, mut stop: watch::Receiver<bool>) {
                 (follower, r)
             })
             .await;
-        touched = match polled {
-            Ok((f, Ok((events, touched)))) => {
+        match polled {
+            Ok((f, Ok((new, touched)))) => {
                 follower = f;
-                if !events.is_empty() {
-                    apply(&state, &touched).await;
-                    let now = Timestamp::now();
-                    for e in &events {
-                        state
-                            .metrics
-                            .event_delay(e.created_at.age(now).as_secs_f64());
-                    }
-                    log::debug!(
-                        "pages refreshed events={} last={}",
-                        events.len(),
-                        events.last().map_or(0, |e| e.id)
-                    );
-                }
-                Touched::default()
+                merge(&mut pending, touched);
+                events = new;
             }
             Ok((f, Err(e))) => {
                 follower = f;
                 log::warn!("cannot read events error={e}");
-                Touched::default()
             }
             Err(_) => break,
-        };
+        }
+        if !events.is_empty() {
+            let due = pending.everything || fixed_at.is_none_or(|t| t.elapsed() >= FIXED_EVERY);
+            apply(&state, &pending, due).await;
+            if due {
+                pending = Touched::default();
+                fixed_at = Some(Instant::now());
+            } else {
+                pending.packages.clear();
+            }
+            let now = Timestamp::now();
+            for e in &events {
+                state
+                    .metrics
+                    .event_delay(e.created_at.age(now).as_secs_f64());
+            }
+            log::debug!(
+                "pages refreshed events={} last={}",
+                events.len(),
+                events.last().map_or(0, |e| e.id)
+            );
+        }
         if last_health.elapsed() >= HEALTH_EVERY {
             last_health = Instant::now();
             refresh_health(&state).await;
             let alive = driver_alive(&state);
             if alive != was_alive {
                 was_alive = alive;
-                touched.index = true;
+                pending.index = true;
             }
         }
     }
     listening.store(false, Ordering::Relaxed);
 }
 
-/// Marks, then re-renders, what `touched` names.
-async fn apply(state: &State, touched: &Touched) {
+/// Adds what `more` touches to `into`.
+fn merge(into: &mut Touched, more: Touched) {
+    into.everything |= more.everything;
+    into.index |= more.index;
+    into.failures |= more.failures;
+    into.queue |= more.queue;
+    into.runs |= more.runs;
+    into.actions |= more.actions;
+    into.packages.extend(more.packages);
+}
+
+/// Marks, then re-renders, what `touched` names: its package pages, and its fixed pages when
+/// `fixed_due`.
+async fn apply(state: &State, touched: &Touched, fixed_due: bool) {
     let cached = state.cache.cached_packages();
     let fixed: Vec<Page> = FIXED
         .into_iter()
         .filter(|p| {
-            touched.everything
-                || match p {
-                    Page::Index => touched.index,
-                    Page::Failures => touched.failures,
-                    Page::Queue => touched.queue,
-                    Page::Runs => touched.runs,
-                    Page::Actions => touched.actions,
-                    Page::Package(_) => false,
-                }
+            fixed_due
+                && (touched.everything
+                    || match p {
+                        Page::Index => touched.index,
+                        Page::Failures => touched.failures,
+                        Page::Queue => touched.queue,
+                        Page::Runs => touched.runs,
+                        Page::Actions => touched.actions,
+                        Page::Package(_) => false,
+                    })
         })
         .collect();
     let packages: Vec<Page> = if touched.everything {
