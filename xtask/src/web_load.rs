@@ -42,7 +42,7 @@ pub(crate) fn web_load(args: &[String]) -> anyhow::Result<()> {
     let mut plan = Plan {
         clients: 200,
         seconds: 30,
-        jobs: 150_000,
+        jobs: 30_000,
         max_in_flight: 64,
         probes: 50,
     };
