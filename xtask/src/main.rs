@@ -32,7 +32,7 @@ mod web_load;
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--only GROUP,...]\n\
     \x20      cargo xtask sweep [--sizes 1000,10000,30000] [--versions V] [--quick]\n\
     \x20      cargo xtask latency [--quick] [--poll-interval SECS] [--publications N] [--span SECS] [--seed N]\n\
-    \x20      cargo xtask web-load [--quick] [--clients N] [--seconds S] [--max-in-flight N] [--jobs N] [--bindir DIR]\n\
+    \x20      cargo xtask web-load [--quick] [--clients N] [--seconds S] [--max-in-flight N] [--jobs N] [--think-ms MS] [--bindir DIR]\n\
     bench runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads\n\
     over a synthetic history, import-one on real source packages against the decompression\n\
     floor and gbp import-dsc, no-op and ref-only imports) and prints measured figures as\n\

@@ -30,6 +30,8 @@ struct Plan {
     jobs: usize,
     max_in_flight: usize,
     probes: usize,
+    /// Each client waits this long between its requests (0: none, as fast as answered).
+    think: Duration,
 }
 
 /// Where the binaries are.
@@ -45,6 +47,7 @@ pub(crate) fn web_load(args: &[String]) -> anyhow::Result<()> {
         jobs: 30_000,
         max_in_flight: 64,
         probes: 50,
+        think: Duration::ZERO,
     };
     let mut bindir: Option<PathBuf> = None;
     let mut it = args.iter();
@@ -58,12 +61,14 @@ pub(crate) fn web_load(args: &[String]) -> anyhow::Result<()> {
                     jobs: 20_000,
                     max_in_flight: 64,
                     probes: 5,
+                    think: Duration::ZERO,
                 };
             }
             "--clients" => plan.clients = value()?.parse()?,
             "--seconds" => plan.seconds = value()?.parse()?,
             "--max-in-flight" => plan.max_in_flight = value()?.parse()?,
             "--jobs" => plan.jobs = value()?.parse()?,
+            "--think-ms" => plan.think = Duration::from_millis(value()?.parse()?),
             "--bindir" => bindir = Some(PathBuf::from(value()?)),
             other => bail!("web-load: unknown argument {other}"),
         }
@@ -265,6 +270,9 @@ async fn client(
             }
             Err(_) => seen.errors += 1,
         }
+        if !think.is_zero() {
+            tokio::time::sleep(think).await;
+        }
     }
     seen
 }
@@ -399,7 +407,7 @@ fn run(plan: &Plan, programs: &Programs) -> anyhow::Result<()> {
         .build()?;
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..plan.clients)
-        .map(|c| runtime.spawn(client(addr, paths.clone(), c, stop.clone())))
+        .map(|c| runtime.spawn(client(addr, paths.clone(), c, plan.think, stop.clone())))
         .collect();
     let probe_stop = Arc::new(AtomicBool::new(false));
     let probe = {
@@ -426,7 +434,7 @@ fn run(plan: &Plan, programs: &Programs) -> anyhow::Result<()> {
     // The delay from a run's end to its page, with the clients reading again, then idle.
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..plan.clients)
-        .map(|c| runtime.spawn(client(addr, paths.clone(), c, stop.clone())))
+        .map(|c| runtime.spawn(client(addr, paths.clone(), c, plan.think, stop.clone())))
         .collect();
     let mut loaded_delay = delays(addr, dir.path(), plan.probes)?;
     stop.store(true, Ordering::Relaxed);
@@ -439,8 +447,8 @@ fn run(plan: &Plan, programs: &Programs) -> anyhow::Result<()> {
     let total = seen.ok.len() + seen.shed.len();
     let mut all: Vec<u32> = seen.ok.iter().chain(&seen.shed).copied().collect();
     println!(
-        "importer-web load test (loopback, {} clients, {:.1} s, max_in_flight {})",
-        plan.clients, loaded_secs, plan.max_in_flight
+        "importer-web load test (loopback, {} clients, {:?} between requests, {:.1} s, max_in_flight {})",
+        plan.clients, plan.think, loaded_secs, plan.max_in_flight
     );
     println!(
         "  requests          {total} ({:.0}/s); 200: {}, shed 503: {}, other: {}, errors: {}",
