@@ -236,6 +236,7 @@ async fn client(
     addr: SocketAddr,
     paths: Arc<Vec<String>>,
     first: usize,
+    think: Duration,
     stop: Arc<AtomicBool>,
 ) -> Seen {
     let mut seen = Seen::default();
