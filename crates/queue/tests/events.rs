@@ -49,7 +49,8 @@ fn every_change_a_page_shows_records_an_event() {
             },
         )
         .unwrap();
-        s.retry(std::slice::from_ref(&claim.package), Priority::MANUAL).unwrap();
+        s.retry(std::slice::from_ref(&claim.package), Priority::MANUAL)
+            .unwrap();
         s.set_paused(true).unwrap();
         let settings = BreakerSettings {
             open_duration: Duration::from_secs(60),
