@@ -8,7 +8,7 @@ pub mod config;
 pub mod ctl;
 mod startup;
 
-pub use startup::{lock_driver, lock_package, lock_poll, open_store, shutdown_signal};
+pub use startup::{lock_driver, lock_package, lock_poll, open_store, shutdown_signal, web_hooks};
 
 use std::io::Write;
 use std::path::PathBuf;

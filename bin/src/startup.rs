@@ -109,6 +109,27 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     })
 }
 
+/// What importer-web needs of the rest: opening the state database (once per database
+/// thread), and `reset --adopt-remote` of a package under its lock, as `importctl reset`
+/// does it.
+pub fn web_hooks(config: &Config) -> (pkgimport_web::OpenStore, pkgimport_web::AdoptRemote) {
+    let state_dir = config.state_dir();
+    let url = config.database_url().map(str::to_owned);
+    let open: pkgimport_web::OpenStore = {
+        let state_dir = state_dir.clone();
+        std::sync::Arc::new(move || pkgimport_queue::Store::connect(&state_dir, url.as_deref()))
+    };
+    let import = crate::config::settings::import(config, None);
+    let adopt: pkgimport_web::AdoptRemote = std::sync::Arc::new(move |store, package| {
+        let _lock = lock_package(store, &state_dir, package, false)
+            .map_err(|f| format!("{:#}", f.error))?;
+        pkgimport_importer::verify::adopt_remote(store, &import, package)
+            .map(|n| format!("{package}: the audit now holds the remote's {n} refs"))
+            .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
+    });
+    (open, adopt)
+}
+
 /// Takes the poll lock; `None` if another poll holds it.
 pub fn lock_poll(state_dir: &Path) -> Result<Option<LockFile>, Failure> {
     match lock::try_lock(state_dir, LockName::Poll).or_exit(Exit::Failure)? {

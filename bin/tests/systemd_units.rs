@@ -20,8 +20,9 @@ use pkgimport_core::Priority;
 
 use crate::util::side_by_side;
 
-/// The units the runbook documents: the driver, and one service and timer per periodic job.
-const UNITS: [&str; 11] = [
+/// The units the runbook documents: the driver, importer-web, and one service and timer per
+/// periodic job.
+const UNITS: [&str; 12] = [
     "package-importer-driver.service",
     "package-importer-poll.service",
     "package-importer-poll.timer",
@@ -33,11 +34,13 @@ const UNITS: [&str; 11] = [
     "package-importer-retry.timer",
     "package-importer-snapshot.service",
     "package-importer-snapshot.timer",
+    "package-importer-web.service",
 ];
 
 /// What `scripts/install` installs; `lp-sim` is for tests and the demo only.
-const INSTALLED_BINARIES: [&str; 5] = [
+const INSTALLED_BINARIES: [&str; 6] = [
     "driver",
+    "importer-web",
     "poll-uploads",
     "retry-failures",
     "import-one",

@@ -54,6 +54,7 @@ mod e2e {
     mod poll;
     mod soak;
     mod ubuntu;
+    mod web;
 }
 mod hostile;
 mod migrate_db;

@@ -244,6 +244,7 @@ impl TestEnv {
     pub(crate) fn cmd(&self, bin: &str) -> Command {
         let path = match bin {
             "driver" => env!("CARGO_BIN_EXE_driver"),
+            "importer-web" => env!("CARGO_BIN_EXE_importer-web"),
             "importctl" => env!("CARGO_BIN_EXE_importctl"),
             "poll-uploads" => env!("CARGO_BIN_EXE_poll-uploads"),
             "import-one" => env!("CARGO_BIN_EXE_import-one"),

@@ -28,10 +28,12 @@ mod poll;
 mod reconcile;
 mod sim;
 mod sweep;
+mod web_load;
 
 const USAGE: &str = "usage: cargo xtask bench [--quick] [--only GROUP,...]\n\
     \x20      cargo xtask sweep [--sizes 1000,10000,30000] [--versions V] [--quick]\n\
     \x20      cargo xtask latency [--quick] [--poll-interval SECS] [--publications N] [--span SECS] [--seed N]\n\
+    \x20      cargo xtask web-load [--quick] [--clients N] [--seconds S] [--max-in-flight N] [--jobs N] [--think-ms MS] [--bindir DIR]\n\
     bench runs the benchmarks (queue throughput, driver dispatch, bulk enqueue, poll-uploads\n\
     over a synthetic history, importctl reconcile over 40,000 synthetic packages in two\n\
     series against an audit that lacks a few hundred, import-one on real source packages\n\
@@ -44,7 +46,11 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--only GROUP,...]\n\
     package, the driver's peak RSS and the database size per N. --quick: N = 50 and 200.\n\
     latency publishes versions at seeded random moments while a driver runs and\n\
     poll-uploads runs every 60 s, and prints the time until each tag is on the remote\n\
-    against the 90 s goal. --quick: polls every 3 s, 3 publications.";
+    against the 90 s goal. --quick: polls every 3 s, 3 publications.\n\
+    web-load measures the driver's jobs/s alone, then while N clients (default 200) read\n\
+    importer-web's pages for S seconds (default 30), with /healthz probed every 10 ms, and\n\
+    prints requests/s, p99, requests shed, /healthz p99, and the delay from a run's end to\n\
+    its page. --quick: 20 clients for 3 s.";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Some("bench") => bench_args(&args[1..]),
         Some("sweep") => sweep::sweep(&args[1..]),
         Some("latency") => latency::latency(&args[1..]),
+        Some("web-load") => web_load::web_load(&args[1..]),
         Some("queue-worker") => queue_worker(Path::new(&args[1])),
         Some("rusage-of") => measure::rusage_of(args.get(2..).unwrap_or_default()),
         Some("-h" | "--help") => {

@@ -26,7 +26,7 @@ pub enum Kind {
     Path,
     /// A list of strings; in the environment, comma-separated.
     List,
-    /// `true` or `false`.
+    /// `true` or `false`; in the environment also `1`/`0`, `yes`/`no`.
     Bool,
 }
 
@@ -392,6 +392,66 @@ pub const KEYS: &[Key] = &[
         },
         "0",
         "Warn when the last reconcile found more publications than this that polling missed.",
+    ),
+    key(
+        "web.listen",
+        Kind::Str,
+        "\"127.0.0.1:8080\"",
+        "importer-web: the address and port to listen on. Put a TLS-terminating proxy or load \
+         balancer in front of it for anything but localhost.",
+    ),
+    key(
+        "web.public_read",
+        Kind::Bool,
+        "true",
+        "importer-web: whether the pages and the read-only API need no token. false: every \
+         request needs a token (viewer or higher).",
+    ),
+    key(
+        "web.max_in_flight",
+        Kind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        "64",
+        "importer-web: requests handled at once; more are refused at once with 503 and \
+         Retry-After (and /healthz says busy), rather than queued.",
+    ),
+    key(
+        "web.max_body_bytes",
+        Kind::Int {
+            min: 256,
+            max: 16_777_216,
+        },
+        "16384",
+        "importer-web: the largest request body accepted; larger ones get 413.",
+    ),
+    key(
+        "web.secure_cookie",
+        Kind::Bool,
+        "false",
+        "importer-web: mark the session cookie Secure; set it when browsers reach the service \
+         over HTTPS.",
+    ),
+    key(
+        "web.session_ttl",
+        Kind::Duration,
+        "\"12h\"",
+        "importer-web: how long a browser stays logged in.",
+    ),
+    key(
+        "web.db_threads",
+        Kind::Int { min: 1, max: 64 },
+        "2",
+        "importer-web: threads, each with its own database connection, that read the state \
+         database and carry out actions.",
+    ),
+    key(
+        "web.event_poll",
+        Kind::Duration,
+        "\"200ms\"",
+        "importer-web and importctl report --watch: how often to look for new events when \
+         nothing woke them (on PostgreSQL a NOTIFY wakes them at once).",
     ),
     key(
         "poll.skew",

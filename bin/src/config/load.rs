@@ -159,6 +159,10 @@ impl Config {
             .expect("checked when loaded")
     }
 
+    pub(super) fn boolean(&self, name: &str) -> bool {
+        self.get(name).as_bool().expect("checked when loaded")
+    }
+
     pub(super) fn int(&self, name: &str) -> i64 {
         self.get(name).as_integer().expect("checked when loaded")
     }
@@ -273,6 +277,11 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
                 .parse()
                 .with_context(|| format!("{raw:?} is not a number"))?,
         ),
+        Kind::Bool => toml::Value::Boolean(match raw.trim() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => bail!("{raw:?} is not a boolean (true or false)"),
+        }),
         Kind::List => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -283,11 +292,6 @@ fn from_text(k: &Key, raw: &str) -> anyhow::Result<toml::Value> {
         Kind::Duration | Kind::Str | Kind::Choice(_) | Kind::Path => {
             toml::Value::String(raw.to_owned())
         }
-        Kind::Bool => toml::Value::Boolean(match raw.trim() {
-            "true" => true,
-            "false" => false,
-            _ => bail!("{raw:?} is not true or false"),
-        }),
     };
     check(k, value)
 }
@@ -313,7 +317,7 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
             humantime::parse_duration(s)
                 .with_context(|| format!("{s:?} is not a duration (e.g. 30s, 5m, 1h)"))?;
         }
-        (Kind::Str, toml::Value::String(_)) => {}
+        (Kind::Str, toml::Value::String(_)) | (Kind::Bool, toml::Value::Boolean(_)) => {}
         (Kind::Choice(words), toml::Value::String(s)) => {
             if !words.contains(&s.as_str()) {
                 bail!("{s:?} is not one of {}", words.join(", "));
@@ -329,7 +333,6 @@ fn check(k: &Key, value: toml::Value) -> anyhow::Result<toml::Value> {
                 bail!("expected a list of strings");
             }
         }
-        (Kind::Bool, toml::Value::Boolean(_)) => {}
         (kind, v) => bail!("expected {}, found {}", kind_name(kind), v.type_str()),
     }
     Ok(value)

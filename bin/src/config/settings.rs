@@ -53,6 +53,15 @@ impl FlagValue {
         }
     }
 
+    /// importer-web's `--listen ADDR`.
+    pub fn listen(addr: String) -> FlagValue {
+        FlagValue {
+            key: "web.listen",
+            flag: "--listen",
+            value: addr,
+        }
+    }
+
     /// The driver's `--import-command CMD`.
     pub fn import_command(command: String) -> FlagValue {
         FlagValue {
@@ -221,6 +230,37 @@ pub fn retry(config: &Config) -> RetrySettings {
     }
 }
 
+/// importer-web's settings, from the `[web]` section; the agent check goes `down` and
+/// `drain` at the critical thresholds of `importctl check` for the driver's heartbeat and
+/// the last good poll. An address that is not `IP:PORT` is a configuration error (78).
+pub fn web(config: &Config) -> Result<pkgimport_web::WebSettings, Failure> {
+    let listen = config.string("web.listen");
+    let listen = listen
+        .parse()
+        .map_err(|e| anyhow!("web.listen {listen:?}: {e} (give IP:PORT, e.g. 127.0.0.1:8080)"))
+        .or_exit(Exit::Config)?;
+    Ok(pkgimport_web::WebSettings {
+        listen,
+        state_dir: config.state_dir(),
+        public_read: config.boolean("web.public_read"),
+        max_in_flight: config.int("web.max_in_flight") as usize,
+        max_body_bytes: config.int("web.max_body_bytes") as usize,
+        secure_cookie: config.boolean("web.secure_cookie"),
+        session_ttl: config.duration("web.session_ttl"),
+        db_threads: config.int("web.db_threads") as usize,
+        event_poll: config.duration("web.event_poll"),
+        agent: pkgimport_web::AgentThresholds {
+            driver_age_down: config.duration("check.driver_age_critical"),
+            poll_age_drain: config.duration("check.poll_age_critical"),
+        },
+    })
+}
+
+/// How often `importctl report --watch` looks for new events.
+pub fn event_poll(config: &Config) -> std::time::Duration {
+    config.duration("web.event_poll")
+}
+
 /// `importctl check`'s thresholds, from the `[check]` section; `overrides` are its `-w` and
 /// `-c` arguments, as (label, warning, critical).
 pub fn check(config: &Config, overrides: Vec<Override>) -> CheckSettings {
@@ -283,6 +323,7 @@ mod tests {
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._".contains(c));
                 let argument = [
                     "int(",
+                    "boolean(",
                     "float(",
                     "string(",
                     "path(",
@@ -360,6 +401,12 @@ mod tests {
         let r = retry(&c);
         assert_eq!(r.jitter, 0.2);
         assert_eq!(r.max_consecutive, 5);
+
+        let w = web(&c).unwrap();
+        assert_eq!(w.listen.to_string(), "127.0.0.1:8080");
+        assert!(w.public_read && !w.secure_cookie);
+        assert_eq!(w.max_in_flight, 64);
+        assert_eq!(w.agent.driver_age_down, Duration::from_secs(300));
 
         let k = check(&c, Vec::new());
         assert_eq!(

@@ -24,6 +24,7 @@ mod runs;
 mod show;
 mod snapshot;
 mod status;
+mod token;
 mod util;
 mod verify;
 
@@ -33,6 +34,7 @@ use pkgimport_core::Priority;
 
 pub use self::breaker::BreakerCommand;
 pub use self::config::ConfigCommand;
+pub use self::token::TokenCommand;
 use crate::config::Config;
 use crate::{Exit, Failure};
 
@@ -161,11 +163,19 @@ pub enum Command {
     Report {
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
+        /// Then keep it current until killed: rewrite only the pages each change touches
+        #[arg(long)]
+        watch: bool,
     },
     /// Let running imports finish, claim nothing new
     Pause,
     /// Claim again after a pause
     Resume,
+    /// importer-web's bearer tokens: add (prints the token once), revoke, list
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Configuration
     Config {
         #[command(subcommand)]
@@ -246,9 +256,10 @@ fn dispatch(command: Command, config: &Config, out: &mut dyn Write) -> Result<Ex
         Command::Check { warning, critical } => check::run(config, &warning, &critical, out),
         Command::Metrics { textfile } => metrics::run(config, textfile.as_deref(), out),
         Command::Snapshot => snapshot::run(config, out),
-        Command::Report { out: dir } => report::run(config, &dir, out),
+        Command::Report { out: dir, watch } => report::run(config, &dir, watch, out),
         Command::Pause => pause::pause(config, out),
         Command::Resume => pause::resume(config, out),
+        Command::Token { command } => token::run(config, command, out),
         Command::Config { command } => config::run(config, command, out),
         Command::MigrateDb { to } => migrate_db::run(config, &to, out),
     }

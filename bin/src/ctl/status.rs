@@ -3,66 +3,19 @@
 
 use std::io::Write;
 
-use pkgimport_queue::{Status, Timestamp};
-use pkgimport_report::series::{SeriesReport, series_reports};
-use serde::Serialize;
+use pkgimport_queue::Timestamp;
+use pkgimport_report::series::{SeriesReport, StatusJson, series_reports};
 
 use super::util::{ago, print_json};
 use crate::config::Config;
 use crate::{Exit, Failure};
-
-/// The JSON object: the status's keys, and `series`.
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    #[serde(flatten)]
-    status: &'a Status,
-    series: Vec<SeriesJson<'a>>,
-}
-
-/// One series in `series`; docs/json.md describes the keys.
-#[derive(Serialize)]
-struct SeriesJson<'a> {
-    distribution: &'a str,
-    series: &'a str,
-    status: Option<&'a str>,
-    development: bool,
-    packages: u64,
-    out_of_date: u64,
-    newest_imported: Option<Timestamp>,
-    newest_seen: Option<Timestamp>,
-    lag_s: u64,
-}
-
-impl<'a> SeriesJson<'a> {
-    fn new(r: &'a SeriesReport) -> SeriesJson<'a> {
-        let f = &r.figures;
-        SeriesJson {
-            distribution: &f.distribution,
-            series: &f.series,
-            status: f.status.as_deref(),
-            development: f.development,
-            packages: f.packages,
-            out_of_date: f.out_of_date,
-            newest_imported: r.newest_imported_at,
-            newest_seen: r.newest_seen_at,
-            lag_s: r.lag().as_secs(),
-        }
-    }
-}
 
 pub(super) fn run(config: &Config, json: bool, out: &mut dyn Write) -> Result<Exit, Failure> {
     let mut store = crate::open_store(config)?;
     let st = store.status()?;
     let series = series_reports(&mut store)?;
     if json {
-        let series = series.iter().map(SeriesJson::new).collect();
-        print_json(
-            out,
-            &StatusJson {
-                status: &st,
-                series,
-            },
-        )?;
+        print_json(out, &StatusJson::new(st, &series))?;
         return Ok(Exit::Ok);
     }
     let now = Timestamp::now();

@@ -179,5 +179,5 @@ fn record_transition(tx: &mut dyn Tx, t: &Transition, now: i64) -> Result<(), Sq
         "INSERT INTO breaker_transitions (at, from_state, to_state) VALUES ($1, $2, $3)",
         params![now, t.from.as_str(), t.to.as_str()],
     )?;
-    Ok(())
+    crate::store::record_events(tx, crate::model::EventKind::Breaker, &[], Timestamp(now))
 }

@@ -36,7 +36,7 @@ use crate::store::{DB_FILE, Store};
 /// identity column (`INTEGER PRIMARY KEY` on SQLite) whose sequence must move past the
 /// copied ids. `schema_version` is not here: [`Store::connect`] makes and fills it. A test
 /// checks this list against the tables that the migrations create.
-pub const TABLES: [(&str, bool); 21] = [
+pub const TABLES: [(&str, bool); 25] = [
     ("jobs", true),
     ("runs", true),
     ("failures", false),
@@ -58,6 +58,10 @@ pub const TABLES: [(&str, bool); 21] = [
     ("snapshots", false),
     ("series", false),
     ("poll_memory", false),
+    ("events", true),
+    ("tokens", false),
+    ("sessions", false),
+    ("actions", true),
 ];
 
 /// The table that migration 3 fills with its one row: the target's copy is replaced, not
@@ -380,6 +384,8 @@ fn move_sequences(tx: &mut dyn Tx) -> Result<(), SqlError> {
             "breaker_transitions",
             "(SELECT max(id) FROM breaker_transitions)",
         ),
+        ("events", "(SELECT max(id) FROM events)"),
+        ("actions", "(SELECT max(id) FROM actions)"),
     ];
     debug_assert_eq!(
         highest.map(|(t, _)| t).to_vec(),

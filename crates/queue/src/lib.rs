@@ -33,7 +33,7 @@ mod sql;
 mod store;
 
 pub use model::*;
-pub use store::{DB_FILE, Store};
+pub use store::{DB_FILE, EVENTS_KEPT, Store};
 
 use std::path::PathBuf;
 

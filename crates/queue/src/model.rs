@@ -324,3 +324,128 @@ pub struct BranchInfo {
     /// The version whose tree the branch holds, when the audit records it.
     pub version: Option<String>,
 }
+
+/// What an [`Event`] says changed. Each kind names the change, not the page that shows it;
+/// readers decide what to refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A run ended (its job done, re-queued or failed); names the package.
+    RunEnded,
+    /// A job was queued, or its priority raised; names the package.
+    Queued,
+    /// A failed package was re-queued; names the package.
+    Retried,
+    /// The circuit breaker changed state.
+    Breaker,
+    /// The pause flag was set or cleared.
+    Paused,
+    /// An action was recorded in the audit log of actions.
+    Action,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 6] = [
+        EventKind::RunEnded,
+        EventKind::Queued,
+        EventKind::Retried,
+        EventKind::Breaker,
+        EventKind::Paused,
+        EventKind::Action,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::RunEnded => "run_ended",
+            EventKind::Queued => "queued",
+            EventKind::Retried => "retried",
+            EventKind::Breaker => "breaker",
+            EventKind::Paused => "paused",
+            EventKind::Action => "action",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One change, as recorded in the `events` table by the transaction that made it. Ids grow;
+/// on PostgreSQL a transaction that began earlier may commit a smaller id later, so a reader
+/// that follows them tolerates a gap for a moment (see [`Store::events_after`](crate::Store::events_after)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub kind: EventKind,
+    pub package: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// What a bearer token allows. Each role allows what the ones before it do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read the pages and the API (needed only when reading is not public).
+    Viewer,
+    /// Enqueue, retry, pause and resume.
+    Operator,
+    /// Reset a diverged remote, and manage tokens.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A bearer token as stored: its name and role. The token itself is never stored, only a
+/// hash of it, so this is all that can be shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: Role,
+    pub created_at: Timestamp,
+}
+
+/// An action to record in the audit log of actions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAction<'a> {
+    /// The name of the token that acted.
+    pub who: &'a str,
+    /// `enqueue`, `retry`, `pause`, ...
+    pub action: &'a str,
+    /// The package or signature acted on; empty when there is none.
+    pub target: &'a str,
+    pub ok: bool,
+    /// What it did, or why it failed.
+    pub result: &'a str,
+}
+
+/// One row of the audit log of actions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ActionRecord {
+    pub id: i64,
+    pub at: Timestamp,
+    pub who: String,
+    pub action: String,
+    pub target: String,
+    pub ok: bool,
+    pub result: String,
+}

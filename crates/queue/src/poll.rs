@@ -19,9 +19,9 @@
 use pkgimport_core::{PackageName, Priority};
 
 use crate::Result;
-use crate::model::{EnqueueSummary, Timestamp};
+use crate::model::{EnqueueSummary, EventKind, Timestamp};
 use crate::sql::{TxKind, Value, params};
-use crate::store::{Store, enqueue_in, notify_jobs};
+use crate::store::{Store, enqueue_in, notify_jobs, record_events};
 
 /// A publication the poller saw inside a partition's skew window.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,10 +220,12 @@ impl Store {
                     .collect();
                 packages.sort();
                 packages.dedup();
-                found.enqueued = enqueue_in(tx, &packages, priority, now)?;
-                if found.enqueued.added + found.enqueued.raised > 0 {
+                let (enqueued, changed) = enqueue_in(tx, &packages, priority, now)?;
+                if !changed.is_empty() {
                     notify_jobs(tx)?;
+                    record_events(tx, EventKind::Queued, &changed, now)?;
                 }
+                found.enqueued = enqueued;
                 Ok(found)
             },
         )

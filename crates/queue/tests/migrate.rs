@@ -214,6 +214,18 @@ fn populate(state_dir: &std::path::Path, seen_rows: u64) {
     s.set_counters(&[("last_poll_ok", 1_714_557_600_123)])
         .unwrap();
     s.take_snapshot("2024-05-01").unwrap();
+    s.add_token("ops", pkgimport_queue::Role::Operator, &"d".repeat(64))
+        .unwrap();
+    s.open_session(&"e".repeat(64), "ops", Timestamp(4_000_000_000_000))
+        .unwrap();
+    s.record_action(&pkgimport_queue::NewAction {
+        who: "ops",
+        action: "retry",
+        target: "broken",
+        ok: true,
+        result: "re-queued 1 package",
+    })
+    .unwrap();
     let rows: Vec<SeenPublication> = (0..seen_rows)
         .map(|i| seen(&format!("pkg{i}"), i))
         .collect();
@@ -271,6 +283,12 @@ fn view(s: &mut Store) -> Vec<(String, String)> {
         format!("{:?}", s.packages_in_flight().unwrap()),
     );
     put("watermarks", format!("{:?}", s.watermarks().unwrap()));
+    put(
+        "events",
+        format!("{:?}", s.events_after(0, 10_000).unwrap()),
+    );
+    put("tokens", format!("{:?}", s.tokens().unwrap()));
+    put("actions", format!("{:?}", s.actions(100).unwrap()));
     put("breaker", format!("{:?}", s.breaker().unwrap()));
     put(
         "transitions",

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use pkgimport_queue::monitor::SeriesFreshness;
-use pkgimport_queue::{Store, Timestamp};
+use pkgimport_queue::{Status, Store, Timestamp};
+use serde::Serialize;
 
 /// One series of one distribution, with its times read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +56,55 @@ pub fn series_reports(store: &mut Store) -> Result<Vec<SeriesReport>, pkgimport_
         .into_iter()
         .map(SeriesReport::new)
         .collect())
+}
+
+/// `importctl status --json` and importer-web's `GET /api/v1/status`: the status's keys, and
+/// `series`. docs/json.md describes the keys.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusJson {
+    #[serde(flatten)]
+    pub status: Status,
+    pub series: Vec<SeriesJson>,
+}
+
+impl StatusJson {
+    pub fn new(status: Status, series: &[SeriesReport]) -> StatusJson {
+        StatusJson {
+            status,
+            series: series.iter().map(SeriesJson::new).collect(),
+        }
+    }
+}
+
+/// One series in [`StatusJson::series`].
+#[derive(Clone, Debug, Serialize)]
+pub struct SeriesJson {
+    pub distribution: String,
+    pub series: String,
+    pub status: Option<String>,
+    pub development: bool,
+    pub packages: u64,
+    pub out_of_date: u64,
+    pub newest_imported: Option<Timestamp>,
+    pub newest_seen: Option<Timestamp>,
+    pub lag_s: u64,
+}
+
+impl SeriesJson {
+    pub fn new(r: &SeriesReport) -> SeriesJson {
+        let f = &r.figures;
+        SeriesJson {
+            distribution: f.distribution.clone(),
+            series: f.series.clone(),
+            status: f.status.clone(),
+            development: f.development,
+            packages: f.packages,
+            out_of_date: f.out_of_date,
+            newest_imported: r.newest_imported_at,
+            newest_seen: r.newest_seen_at,
+            lag_s: r.lag().as_secs(),
+        }
+    }
 }
 
 /// A Launchpad time string (`2024-05-01T10:00:00.123456+00:00`, RFC 3339 with an offset) as

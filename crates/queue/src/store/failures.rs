@@ -4,6 +4,7 @@
 use pkgimport_core::{PackageName, Priority};
 
 use super::Store;
+use super::events::record_events;
 use super::queue::{notify_jobs, upsert_job};
 use crate::Result;
 use crate::model::*;
@@ -43,6 +44,8 @@ impl Store {
             }
             if !packages.is_empty() {
                 notify_jobs(tx)?;
+                let names: Vec<&str> = packages.iter().map(PackageName::as_str).collect();
+                record_events(tx, EventKind::Retried, &names, now)?;
             }
             Ok(had)
         })

@@ -11,11 +11,15 @@
 //!   listings;
 //! - [`failures`]: failures: listing, grouping, re-queueing, marking for attention;
 //! - [`settings`]: settings, such as the pause flag;
-//! - [`status`]: heartbeats, the overall status, and everything about one package.
+//! - [`status`]: heartbeats, the overall status, and everything about one package;
+//! - [`events`]: the events that writers record with their changes, for followers;
+//! - [`access`]: importer-web's tokens, sessions and audit log of actions.
 //!
 //! The circuit breaker, the audit tables, monitoring and the locks have modules of their
 //! own at the crate's root (`breaker`, `audit`, `monitor`, `lock`).
 
+mod access;
+mod events;
 mod failures;
 mod queue;
 mod runs;
@@ -29,10 +33,13 @@ use std::path::{Path, PathBuf};
 use pkgimport_core::PackageName;
 use pkgimport_core::redact::redact_url;
 
-use crate::backend::postgres::{PgConn, is_postgres_url};
+use crate::backend::postgres::{JOBS_CHANNEL, PgConn, is_postgres_url};
 use crate::backend::sqlite;
 use crate::sql::{SqlError, Tx, TxKind, params};
 use crate::{Backend, Error, Result};
+
+pub use events::EVENTS_KEPT;
+pub(crate) use events::record_events;
 
 /// The name of the database file inside the state directory.
 pub const DB_FILE: &str = "state.db";
@@ -138,6 +145,13 @@ impl Store {
         }
     }
 
+    pub(crate) fn postgres_mut(&mut self) -> Option<&mut PgConn> {
+        match &mut self.conn {
+            Conn::Sqlite(_) => None,
+            Conn::Postgres(c) => Some(c),
+        }
+    }
+
     pub(crate) fn postgres(&self) -> Option<&PgConn> {
         match &self.conn {
             Conn::Sqlite(_) => None,
@@ -155,7 +169,7 @@ impl Store {
                 std::thread::sleep(timeout);
                 Ok(false)
             }
-            Conn::Postgres(c) => c.wait_for_work(timeout),
+            Conn::Postgres(c) => c.wait_for(JOBS_CHANNEL, timeout),
         }
     }
 

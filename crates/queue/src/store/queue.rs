@@ -3,6 +3,7 @@
 
 use pkgimport_core::{PackageName, Priority};
 
+use super::events::record_events;
 use super::{Store, parse_name};
 use crate::Backend;
 use crate::Result;
@@ -22,9 +23,10 @@ impl Store {
     ) -> Result<EnqueueSummary> {
         let now = Timestamp::now();
         self.transact(TxKind::QueueWrite, "enqueueing", |tx| {
-            let summary = enqueue_in(tx, packages, priority, now)?;
-            if summary.added + summary.raised > 0 {
+            let (summary, changed) = enqueue_in(tx, packages, priority, now)?;
+            if !changed.is_empty() {
                 notify_jobs(tx)?;
+                record_events(tx, EventKind::Queued, &changed, now)?;
             }
             Ok(summary)
         })
@@ -247,14 +249,16 @@ pub(crate) fn notify_jobs(tx: &mut dyn Tx) -> Result<(), SqlError> {
 }
 
 /// Adds a pending job for each package, or raises the priority of the pending job it already
-/// has to the higher of the two.
-pub(crate) fn enqueue_in(
+/// has to the higher of the two. Returns the summary, and the packages whose job was added or
+/// raised.
+pub(crate) fn enqueue_in<'p>(
     tx: &mut dyn Tx,
-    packages: &[PackageName],
+    packages: &'p [PackageName],
     priority: Priority,
     now: Timestamp,
-) -> Result<EnqueueSummary, SqlError> {
+) -> Result<(EnqueueSummary, Vec<&'p str>), SqlError> {
     let mut summary = EnqueueSummary::default();
+    let mut changed = Vec::new();
     for package in packages {
         let existing = tx.query_opt(
             "SELECT id, priority FROM jobs WHERE package = $1 AND state = 'queued'",
@@ -268,6 +272,7 @@ pub(crate) fn enqueue_in(
                     params![package, priority.0, now.0],
                 )?;
                 summary.added += 1;
+                changed.push(package.as_str());
             }
             Some(row) if row.get::<i64>(1)? < priority.0 => {
                 tx.execute(
@@ -275,6 +280,7 @@ pub(crate) fn enqueue_in(
                     params![row.get::<i64>(0)?, priority.0],
                 )?;
                 summary.raised += 1;
+                changed.push(package.as_str());
             }
             Some(_) => summary.unchanged += 1,
         }
@@ -286,7 +292,7 @@ pub(crate) fn enqueue_in(
             summary.blocked.push(package.to_string());
         }
     }
-    Ok(summary)
+    Ok((summary, changed))
 }
 
 fn finish_run(tx: &mut dyn Tx, run_id: i64, end: &RunEnd, now: Timestamp) -> Result<(), SqlError> {
@@ -379,6 +385,7 @@ fn finish_run(tx: &mut dyn Tx, run_id: i64, end: &RunEnd, now: Timestamp) -> Res
             )?;
         }
     }
+    record_events(tx, EventKind::RunEnded, &[package.as_str()], now)?;
     Ok(())
 }
 

@@ -41,12 +41,16 @@ pub(crate) struct Index {
     pub(crate) patch_warnings: (Vec<PatchWarning>, u64),
     /// How current each distribution and series is, by distribution, newest series first.
     pub(crate) series: Vec<SeriesReport>,
-    pub(crate) packages: Vec<PackageRow>,
-    /// Packages that have a page, so only real pages are linked.
+    /// The table of every package, on the static site's index; importer-web leaves it out
+    /// (it would read every package's audit on each change).
+    pub(crate) packages: Option<Vec<PackageRow>>,
+    /// Packages that have a page, so only real pages are linked (the static site; in
+    /// importer-web every valid name has one).
     pub(crate) pages: BTreeSet<PackageName>,
 }
 
 /// One package's line in the index's package table.
+#[derive(Clone, Debug)]
 pub(crate) struct PackageRow {
     pub(crate) name: PackageName,
     pub(crate) freshness: Freshness,
@@ -70,6 +74,9 @@ pub(crate) struct PackagePage {
     pub(crate) jobs: Vec<QueuedJob>,
     pub(crate) failure: Option<FailureRecord>,
     pub(crate) runs: Vec<(RunRecord, LogTail)>,
+    /// The versions each distribution published, in the order each was first published;
+    /// distributions by name.
+    pub(crate) distributions: Vec<(String, Vec<String>)>,
 }
 
 /// A branch of the committed audit and the version at its head.
@@ -82,12 +89,39 @@ pub(crate) struct Branch {
     pub(crate) versions: Vec<String>,
 }
 
-/// Reads the store and writes the whole site into `dir` (an empty directory).
+/// Everything the index shows except the package table, which the caller supplies (or not).
+pub(crate) fn read_index(
+    store: &mut Store,
+    options: &ReportOptions,
+    packages: Option<Vec<PackageRow>>,
+    pages: BTreeSet<PackageName>,
+) -> Result<Index, Error> {
+    let failures = store.failures()?;
+    Ok(Index {
+        status: store.status()?,
+        breaker: store.breaker()?,
+        queue: store.queue(None)?,
+        groups: store.failure_groups(options.group_examples)?,
+        attention: failures
+            .into_iter()
+            .filter(|f| f.needs_attention && !f.retrying)
+            .collect(),
+        recent: store.runs(None, options.recent_runs)?,
+        counters: store.counters()?,
+        patch_warnings: store.patch_warnings(PATCH_WARNINGS_SHOWN)?,
+        series: series_reports(store)?,
+        packages,
+        pages,
+    })
+}
+
+/// Reads the store and writes the whole site into `dir` (an empty directory). Returns the
+/// summary, and each package's row of the index, for a caller that keeps the site current.
 pub(crate) fn write_site(
     store: &mut Store,
     options: &ReportOptions,
     dir: &Path,
-) -> Result<ReportSummary, Error> {
+) -> Result<(ReportSummary, Vec<PackageRow>), Error> {
     let status = store.status()?;
     let breaker = store.breaker()?;
     let queue = store.queue(None)?;
@@ -137,25 +171,11 @@ pub(crate) fn write_site(
             jobs_of.remove(name.as_str()).unwrap_or_default(),
             failure_of.get(name.as_str()).map(|f| (*f).clone()),
         )?;
-        let path = packages_dir.join(format!("{}.html", name.as_str()));
-        write_file(&path, &pages::package(&page, options.now).into_string())?;
-        rows.push(PackageRow {
-            name: name.clone(),
-            freshness: page.freshness,
-            imported_version: page.newest_imported.map(|p| p.version),
-            seen_version: page.seen.map(|s| s.version),
-            branches: page
-                .branches
-                .iter()
-                .filter(|b| !b.name.starts_with("importer/applied/"))
-                .count(),
-            failure: page.failure.filter(|f| !f.retrying).map(|f| f.signature),
-            job: page
-                .jobs
-                .iter()
-                .map(|j| j.state.clone())
-                .min_by_key(|s| s != "running"),
-        });
+        write_file(
+            &package_path(dir, name),
+            &pages::package(&page, options.now).into_string(),
+        )?;
+        rows.push(PackageRow::of(page));
     }
 
     let summary = ReportSummary {
@@ -181,14 +201,61 @@ pub(crate) fn write_site(
         counters,
         patch_warnings,
         series,
-        packages: rows,
+        packages: Some(rows),
         pages: names,
     };
     write_file(
         &dir.join("index.html"),
         &pages::index(&index, options).into_string(),
     )?;
-    Ok(summary)
+    Ok((summary, index.packages.unwrap_or_default()))
+}
+
+impl PackageRow {
+    /// The index's line for a package, from its page.
+    pub(crate) fn of(page: PackagePage) -> PackageRow {
+        PackageRow {
+            name: page.name,
+            freshness: page.freshness,
+            imported_version: page.newest_imported.map(|p| p.version),
+            seen_version: page.seen.map(|s| s.version),
+            branches: page
+                .branches
+                .iter()
+                .filter(|b| !b.name.starts_with("importer/applied/"))
+                .count(),
+            failure: page.failure.filter(|f| !f.retrying).map(|f| f.signature),
+            job: page
+                .jobs
+                .iter()
+                .map(|j| j.state.clone())
+                .min_by_key(|s| s != "running"),
+        }
+    }
+}
+
+/// Where a package's page goes in the static site under `dir`.
+pub(crate) fn package_path(dir: &Path, name: &PackageName) -> std::path::PathBuf {
+    dir.join(PACKAGES_DIR)
+        .join(format!("{}.html", name.as_str()))
+}
+
+/// One package's page, reading its jobs and failure too. `None` when the state database
+/// knows nothing of the package (no job, failure, run or audit).
+pub(crate) fn read_package(
+    store: &mut Store,
+    options: &ReportOptions,
+    name: &PackageName,
+) -> Result<Option<PackagePage>, Error> {
+    let info = store.show(name)?;
+    let page = package_page(store, options, name, info.jobs, info.failure)?;
+    let known = !page.jobs.is_empty()
+        || page.failure.is_some()
+        || !page.runs.is_empty()
+        || !page.audit.refs.is_empty()
+        || !page.audit.publications.is_empty()
+        || page.seen.is_some();
+    Ok(known.then_some(page))
 }
 
 fn package_page(
@@ -218,12 +285,41 @@ fn package_page(
             .count(),
         freshness: freshness(seen.as_ref(), &audit.publications),
         newest_imported: newest_imported(&audit.publications).cloned(),
+        distributions: versions_by_distribution(&audit.publications),
         seen,
         audit,
         jobs,
         failure,
         runs,
     })
+}
+
+/// Each distribution's versions in the order it first published each, as `importctl show`
+/// lists them: Launchpad's UTC time strings sort as the times they name.
+fn versions_by_distribution(publications: &[PublicationRow]) -> Vec<(String, Vec<String>)> {
+    let mut first: BTreeMap<&str, BTreeMap<&str, &str>> = BTreeMap::new();
+    for p in publications {
+        let at = first
+            .entry(p.distro.as_str())
+            .or_default()
+            .entry(p.version.as_str())
+            .or_insert(p.date_created.as_str());
+        if p.date_created.as_str() < *at {
+            *at = p.date_created.as_str();
+        }
+    }
+    first
+        .into_iter()
+        .map(|(distro, versions)| {
+            let mut by_date: Vec<(&str, &str)> =
+                versions.into_iter().map(|(v, d)| (d, v)).collect();
+            by_date.sort();
+            (
+                distro.to_owned(),
+                by_date.into_iter().map(|(_, v)| v.to_owned()).collect(),
+            )
+        })
+        .collect()
 }
 
 /// The committed branches with their head versions: the audit maps version → commit (and
@@ -268,7 +364,7 @@ fn create_dir(path: &Path) -> Result<(), Error> {
     })
 }
 
-fn write_file(path: &Path, contents: &str) -> Result<(), Error> {
+pub(crate) fn write_file(path: &Path, contents: &str) -> Result<(), Error> {
     std::fs::write(path, contents).map_err(|source| Error::Io {
         what: "writing",
         path: path.to_owned(),

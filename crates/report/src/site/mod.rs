@@ -13,19 +13,59 @@
 //!   with `maud` forgetting is impossible. A Content-Security-Policy that forbids scripts is a
 //!   second line of defence.
 //! - A web server must never serve a half-written site, so the whole site is built in a
-//!   sibling directory and swapped into place with renames (see `swap`).
+//!   sibling directory and swapped into place with renames (see `swap`). Kept current by
+//!   `importctl report --watch` ([`SiteWriter`], in `watch`), single pages are replaced
+//!   each by one rename.
+//!
+//! importer-web renders the same pages with absolute links, and a few more (`views`).
 
 mod collect;
 mod freshness;
 mod logtail;
 mod pages;
 mod swap;
+mod views;
+mod watch;
 
 use std::path::{Path, PathBuf};
 
 use pkgimport_queue::{Store, Timestamp};
 
 pub use freshness::{Freshness, freshness, newest_imported};
+pub use pages::CSS;
+pub use views::{
+    ADMIN_END, ADMIN_ONLY, CSRF_FIELD, OPERATOR_END, OPERATOR_ONLY, WebPage, actions_page,
+    failures_page, index_page, package_page, queue_page, runs_page,
+};
+pub use watch::SiteWriter;
+
+/// Where the pages' links point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Links {
+    /// The static site: relative links (`packages/<name>.html`, `../index.html`), so that it
+    /// works from `file://` and from any directory a web server serves it under.
+    Static,
+    /// importer-web: absolute paths (`/packages/<name>`, `/`).
+    Web,
+}
+
+impl Links {
+    /// A package's page, from the index (or any page of importer-web).
+    pub(crate) fn package_from_index(self, name: &str) -> String {
+        match self {
+            Links::Static => format!("{}/{name}.html", collect::PACKAGES_DIR),
+            Links::Web => format!("/packages/{name}"),
+        }
+    }
+
+    /// The index, from a package's page.
+    pub(crate) fn index_from_package(self) -> &'static str {
+        match self {
+            Links::Static => "../index.html",
+            Links::Web => "/",
+        }
+    }
+}
 
 /// What the report shows and from where. Built by the caller from its configuration; there
 /// is deliberately no `Default`, but [`ReportOptions::with_default_limits`] gives the limits
@@ -115,9 +155,7 @@ pub fn write_report(
     options: &ReportOptions,
     out_dir: &Path,
 ) -> Result<ReportSummary, Error> {
-    let staging = swap::Staging::prepare(out_dir)?;
-    let summary = collect::write_site(store, options, staging.dir())?;
-    staging.commit()?;
+    let (summary, _) = write_swapped(store, options, out_dir)?;
     log::info!(
         "report written out={} packages={} out_of_date={} failed={} pages={}",
         out_dir.display(),
@@ -127,4 +165,17 @@ pub fn write_report(
         summary.pages
     );
     Ok(summary)
+}
+
+/// Writes the whole site into a staging directory and swaps it into place; returns the
+/// summary and the index's row of each package.
+fn write_swapped(
+    store: &mut Store,
+    options: &ReportOptions,
+    out_dir: &Path,
+) -> Result<(ReportSummary, Vec<collect::PackageRow>), Error> {
+    let staging = swap::Staging::prepare(out_dir)?;
+    let written = collect::write_site(store, options, staging.dir())?;
+    staging.commit()?;
+    Ok(written)
 }

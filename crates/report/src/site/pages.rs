@@ -1,11 +1,13 @@
-//! The HTML of the index and of a package page, as `maud` templates.
+//! The HTML of the index and of a package page, as `maud` templates, and the helpers that
+//! the other pages (`views`) share with them.
 //!
 //! Every `(value)` splice is escaped by `maud`, in text and in attributes alike; the only
-//! `PreEscaped` is our own constant style sheet. Pages carry no script, only relative links
-//! (`packages/<name>.html` from the index, `../index.html` back), and a
-//! Content-Security-Policy that forbids scripts and every load, so that even a mistake here
-//! could not run code from a package. `<details>` gives collapsible log tails without
-//! JavaScript.
+//! `PreEscaped` is our own constant style sheet. Pages carry no script. The static site's
+//! links are relative (`packages/<name>.html` from the index, `../index.html` back) and each
+//! page carries a Content-Security-Policy that forbids scripts and every load, so that even a
+//! mistake here could not run code from a package; importer-web's links are absolute paths
+//! ([`Links`]) and its policy comes in a header. `<details>` gives collapsible log tails
+//! without JavaScript.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -16,13 +18,15 @@ use pkgimport_core::breaker::BreakerState;
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_queue::{Outcome, QueuedJob, RunRecord, Timestamp};
 
-use super::ReportOptions;
-use super::collect::{Index, PACKAGES_DIR, PackagePage};
+use super::collect::{Index, PackagePage};
 use super::freshness::Freshness;
 use super::logtail::LogTail;
+use super::views::{admin_form, operator_form, pause_forms};
+use super::{Links, ReportOptions};
 use crate::series::SeriesReport;
 
-const CSS: &str = "\
+/// The style sheet of every page: inline in the static site, `/style.css` in importer-web.
+pub const CSS: &str = "\
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:90em}\
 table{border-collapse:collapse;margin:.5em 0 1.5em}\
 th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}\
@@ -36,7 +40,9 @@ code{overflow-wrap:anywhere}\
 .unknown{background:#eee;color:#555}\
 .muted{color:#666}\
 .nowrap{white-space:nowrap}\
-nav a{margin-right:1em}";
+nav a{margin-right:1em}\
+form.inline{display:inline;margin:0 .5em 0 0}\
+.actions{background:#f7f7f7;border:1px solid #ddd;padding:.5em;margin:.5em 0 1.5em}";
 
 /// No scripts, no loads of any kind: only our inline style sheet.
 const CSP: &str =
@@ -58,8 +64,24 @@ fn layout(title: &str, body: Markup) -> Markup {
     }
 }
 
-/// The index page.
+/// The index page of the static site.
 pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
+    layout(
+        "package-importer status",
+        index_body(ix, options, Links::Static),
+    )
+}
+
+/// The page of one package, in the static site.
+pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
+    layout(
+        &format!("{} — package-importer", p.name.as_str()),
+        package_body(p, now, Links::Static),
+    )
+}
+
+/// What the index shows, inside `<body>`.
+pub(crate) fn index_body(ix: &Index, options: &ReportOptions, links: Links) -> Markup {
     let now = options.now;
     let st = &ix.status;
     let running: Vec<&QueuedJob> = ix.queue.iter().filter(|j| j.state == "running").collect();
@@ -69,9 +91,17 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
         .filter(|j| j.state != "running")
         .take(options.queue_shown)
         .collect();
-    let body = html! {
+    html! {
         h1 { "package-importer status" }
         p.muted { "Generated " (now) "." }
+        @if links == Links::Web {
+            form method="get" action="/packages" {
+                label for="package-name" { "Package " }
+                input id="package-name" type="text" name="name" required;
+                " " button type="submit" { "Show" }
+            }
+            (pause_forms(st.paused))
+        }
         nav {
             a href="#summary" { "Summary" }
             a href="#series" { "Freshness" }
@@ -82,7 +112,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
             a href="#attention" { "Needs attention" }
             a href="#patches" { "Patch warnings" }
             a href="#recent" { "Recent imports" }
-            a href="#packages" { "Packages" }
+            @if ix.packages.is_some() { a href="#packages" { "Packages" } }
         }
 
         h2 id="summary" { "Summary" }
@@ -148,7 +178,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 tr { th { "Package" } th { "Priority" } th { "Enqueued" } th { "Not before" } th { "Attempts" } th { "Blocked" } }
                 @for j in &queued {
                     tr {
-                        td { (package_link(j.package.as_str(), "", &ix.pages)) }
+                        td { (package_link(j.package.as_str(), links, &ix.pages)) }
                         td { (priority(j.priority)) }
                         td { (ago(j.enqueued_at, now)) }
                         td { @if let Some(t) = j.not_before { (t) } }
@@ -168,7 +198,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 @for j in &running {
                     @let open = ix.recent.iter().find(|r| r.package == j.package.as_str() && r.ended_at.is_none());
                     tr {
-                        td { (package_link(j.package.as_str(), "", &ix.pages)) }
+                        td { (package_link(j.package.as_str(), links, &ix.pages)) }
                         td { (priority(j.priority)) }
                         td { @if let Some(r) = open { (ago(r.started_at, now)) } }
                         td { (j.attempts) }
@@ -193,7 +223,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                         td {
                             @for (i, p) in g.examples.iter().enumerate() {
                                 @if i > 0 { ", " }
-                                (package_link(p, "", &ix.pages))
+                                (package_link(p, links, &ix.pages))
                             }
                             @if (g.examples.len() as u64) < g.count { " …" }
                         }
@@ -211,7 +241,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 tr { th { "Package" } th { "Signature" } th { "Attempts" } th { "In a row" } th { "Last seen" } }
                 @for f in &ix.attention {
                     tr {
-                        td { (package_link(&f.package, "", &ix.pages)) }
+                        td { (package_link(&f.package, links, &ix.pages)) }
                         td { code { (f.signature) } }
                         td { (f.attempts) }
                         td { (f.consecutive) }
@@ -231,7 +261,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 tr { th { "Package" } th { "Version" } th { "Patch" } th { "Error" } }
                 @for w in warnings {
                     tr {
-                        td { (package_link(&w.package, "", &ix.pages)) }
+                        td { (package_link(&w.package, links, &ix.pages)) }
                         td { (w.version) }
                         td { code { (w.patch) } }
                         td { (w.message) }
@@ -245,17 +275,18 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
         @if ix.recent.is_empty() {
             p.muted { "No runs yet." }
         } @else {
-            (runs_table(&ix.recent, now, Some(&ix.pages)))
+            (runs_table(&ix.recent, now, Some(&ix.pages), links))
         }
 
+        @if let Some(packages) = &ix.packages {
         h2 id="packages" { "Packages" }
-        p { (ix.packages.len()) " packages, "
-            (ix.packages.iter().filter(|p| p.freshness == Freshness::OutOfDate).count()) " out of date." }
+        p { (packages.len()) " packages, "
+            (packages.iter().filter(|p| p.freshness == Freshness::OutOfDate).count()) " out of date." }
         table {
             tr { th { "Package" } th { "Status" } th { "Imported" } th { "Seen" } th { "Branches" } th { "Job" } th { "Failure" } }
-            @for p in &ix.packages {
+            @for p in packages {
                 tr {
-                    td { (package_link(p.name.as_str(), "", &ix.pages)) }
+                    td { (package_link(p.name.as_str(), links, &ix.pages)) }
                     td { (freshness_badge(p.freshness)) }
                     td { @if let Some(v) = &p.imported_version { (v) } }
                     td { @if let Some(v) = &p.seen_version { (v) } }
@@ -264,6 +295,7 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                     td { @if let Some(s) = &p.failure { code { (s) } } }
                 }
             }
+        }
         }
 
         @if !ix.counters.is_empty() {
@@ -274,16 +306,24 @@ pub(crate) fn index(ix: &Index, options: &ReportOptions) -> Markup {
                 }
             }
         }
-    };
-    layout("package-importer status", body)
+    }
 }
 
-/// The page of one package.
-pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
+/// What a package's page shows, inside `<body>`.
+pub(crate) fn package_body(p: &PackagePage, now: Timestamp, links: Links) -> Markup {
     let name = p.name.as_str();
-    let body = html! {
-        nav { a href="../index.html" { "← status" } }
+    html! {
+        nav { a href=(links.index_from_package()) { "← status" } }
         h1 { (name) }
+        @if links == Links::Web {
+            div.actions {
+                (operator_form(&format!("/packages/{name}/enqueue"), "Import next (priority manual)", &[]))
+                @if p.failure.as_ref().is_some_and(|f| !f.retrying) {
+                    (operator_form(&format!("/packages/{name}/retry"), "Retry", &[]))
+                }
+                (admin_form(&format!("/packages/{name}/reset"), "Reset: the audit adopts the remote's refs", &[]))
+            }
+        }
         p { (freshness_badge(p.freshness)) " " span.muted { (freshness_text(p.freshness)) } }
         table {
             tr { th { "Newest seen by the poller" } td id="seen" {
@@ -338,6 +378,15 @@ pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
                 }
             }
         }
+        @if !p.distributions.is_empty() {
+            h2 { "Versions by distribution" }
+            table id="versions" {
+                tr { th { "Distribution" } th { "Versions, in the order first published" } }
+                @for (distro, versions) in &p.distributions {
+                    tr { td { (distro) } td { (versions.join(" ")) } }
+                }
+            }
+        }
 
         @if !p.jobs.is_empty() {
             h2 { "Jobs" }
@@ -381,7 +430,7 @@ pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
             p.muted { "No runs recorded." }
         } @else {
             @let records: Vec<RunRecord> = p.runs.iter().map(|(r, _)| r.clone()).collect();
-            (runs_table(&records, now, None))
+            (runs_table(&records, now, None, links))
             @for (i, (run, tail)) in p.runs.iter().enumerate() {
                 details id={ "run-" (run.id) } open[i == 0] {
                     summary { "Run " (run.id) ", " (outcome_text(run.outcome)) ": " code { (run.log_path) } }
@@ -394,13 +443,12 @@ pub(crate) fn package(p: &PackagePage, now: Timestamp) -> Markup {
                 }
             }
         }
-    };
-    layout(&format!("{name} — package-importer"), body)
+    }
 }
 
 /// How current each distribution and series is: what is imported against what the poller
 /// saw. Obsolete series are greyed, the development series carries a badge.
-fn series_table(series: &[SeriesReport], now: Timestamp) -> Markup {
+pub(crate) fn series_table(series: &[SeriesReport], now: Timestamp) -> Markup {
     html! {
         @if series.is_empty() {
             p.muted { "No series known yet: nothing imported, polled or listed." }
@@ -439,7 +487,7 @@ fn series_table(series: &[SeriesReport], now: Timestamp) -> Markup {
 
 /// A Launchpad time as the site shows times, or as Launchpad wrote it if it could not be
 /// read, or "none".
-fn launchpad_time(raw: Option<&str>, read: Option<Timestamp>) -> Markup {
+pub(crate) fn launchpad_time(raw: Option<&str>, read: Option<Timestamp>) -> Markup {
     html! {
         @match (read, raw) {
             (Some(t), _) => (t),
@@ -449,7 +497,12 @@ fn launchpad_time(raw: Option<&str>, read: Option<Timestamp>) -> Markup {
     }
 }
 
-fn runs_table(runs: &[RunRecord], now: Timestamp, pages: Option<&BTreeSet<PackageName>>) -> Markup {
+pub(crate) fn runs_table(
+    runs: &[RunRecord],
+    now: Timestamp,
+    pages: Option<&BTreeSet<PackageName>>,
+    links: Links,
+) -> Markup {
     html! {
         table {
             tr {
@@ -461,12 +514,12 @@ fn runs_table(runs: &[RunRecord], now: Timestamp, pages: Option<&BTreeSet<Packag
                 tr {
                     td {
                         @match pages {
-                            Some(pages) if is_page(&r.package, pages) => a href={ (PACKAGES_DIR) "/" (r.package) ".html#run-" (r.id) } { (r.id) },
+                            Some(pages) if is_page(&r.package, pages) || (links == Links::Web && PackageName::parse(&r.package).is_ok()) => a href={ (links.package_from_index(&r.package)) "#run-" (r.id) } { (r.id) },
                             Some(_) => (r.id),
                             None => a href={ "#run-" (r.id) } { (r.id) },
                         }
                     }
-                    @if let Some(pages) = pages { td { (package_link(&r.package, "", pages)) } }
+                    @if let Some(pages) = pages { td { (package_link(&r.package, links, pages)) } }
                     td { (r.started_at) " (" (ago(r.started_at, now)) ")" }
                     td { @if let Some(s) = r.duration_s { (short_duration(Duration::from_secs_f64(s.max(0.0)))) } }
                     td { span class={ "badge " (outcome_class(r.outcome)) } { (outcome_text(r.outcome)) } }
@@ -487,16 +540,16 @@ fn is_page(raw: &str, pages: &BTreeSet<PackageName>) -> bool {
 
 /// A link to a package's page, built only from a validated name that has a page; anything
 /// else is shown as (escaped) text.
-fn package_link(raw: &str, root: &str, pages: &BTreeSet<PackageName>) -> Markup {
+pub(crate) fn package_link(raw: &str, links: Links, pages: &BTreeSet<PackageName>) -> Markup {
     match PackageName::parse(raw) {
-        Ok(name) if pages.contains(&name) => html! {
-            a href={ (root) (PACKAGES_DIR) "/" (name.as_str()) ".html" } { (name.as_str()) }
+        Ok(name) if links == Links::Web || pages.contains(&name) => html! {
+            a href=(links.package_from_index(name.as_str())) { (name.as_str()) }
         },
         _ => html! { (raw) },
     }
 }
 
-fn freshness_badge(f: Freshness) -> Markup {
+pub(crate) fn freshness_badge(f: Freshness) -> Markup {
     let class = match f {
         Freshness::UpToDate => "ok",
         Freshness::OutOfDate => "bad",
@@ -513,7 +566,7 @@ fn freshness_text(f: Freshness) -> &'static str {
     }
 }
 
-fn breaker_class(s: BreakerState) -> &'static str {
+pub(crate) fn breaker_class(s: BreakerState) -> &'static str {
     match s {
         BreakerState::Closed => "ok",
         BreakerState::Open => "bad",
@@ -521,11 +574,11 @@ fn breaker_class(s: BreakerState) -> &'static str {
     }
 }
 
-fn outcome_text(o: Option<Outcome>) -> &'static str {
+pub(crate) fn outcome_text(o: Option<Outcome>) -> &'static str {
     o.map_or("running", Outcome::as_str)
 }
 
-fn outcome_class(o: Option<Outcome>) -> &'static str {
+pub(crate) fn outcome_class(o: Option<Outcome>) -> &'static str {
     match o {
         Some(Outcome::Success) => "ok",
         Some(Outcome::Failed | Outcome::Timeout | Outcome::Died) => "bad",
@@ -534,14 +587,14 @@ fn outcome_class(o: Option<Outcome>) -> &'static str {
     }
 }
 
-fn priority(p: Priority) -> String {
+pub(crate) fn priority(p: Priority) -> String {
     match p.name() {
         Some(n) => format!("{n} ({})", p.0),
         None => p.0.to_string(),
     }
 }
 
-fn ago(t: Timestamp, now: Timestamp) -> String {
+pub(crate) fn ago(t: Timestamp, now: Timestamp) -> String {
     format!("{} ago", short_duration(t.age(now)))
 }
 

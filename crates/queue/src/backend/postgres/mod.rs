@@ -3,7 +3,8 @@
 //! - [`link`]: one connection, usable from inside a tokio runtime too;
 //! - [`values`]: the SQL layer's values as PostgreSQL parameters and columns;
 //! - [`errors`]: what an error means (one line to show, transient, worth a retry);
-//! - [`notify`]: `LISTEN/NOTIFY`, which wakes idle drivers when jobs are enqueued;
+//! - [`notify`]: `LISTEN/NOTIFY`, which wakes idle drivers when jobs are enqueued, and
+//!   followers of the events table;
 //! - [`locks`]: session advisory locks, the per-package exclusion across hosts.
 //!
 //! The client is `postgres` (rust-postgres): the synchronous face of `tokio-postgres`, kept
@@ -39,7 +40,7 @@ use postgres::{Client, Statement};
 
 pub(crate) use errors::{describe, is_transient};
 pub(crate) use locks::AdvisoryLock;
-pub(crate) use notify::JOBS_CHANNEL;
+pub(crate) use notify::{EVENTS_CHANNEL, JOBS_CHANNEL};
 
 use crate::backend::{RETRY_FOR, jitter};
 use crate::schema::POSTGRES_MIGRATIONS;
@@ -66,7 +67,8 @@ pub(crate) struct PgConn {
     config: postgres::Config,
     location: String,
     statements: HashMap<String, Statement>,
-    listening: bool,
+    /// The channels this connection listens on.
+    listening: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for PgConn {
@@ -102,7 +104,7 @@ impl PgConn {
             config,
             location,
             statements: HashMap::new(),
-            listening: false,
+            listening: Vec::new(),
         })
     }
 
@@ -120,7 +122,7 @@ impl PgConn {
         if self.conn.as_ref().is_none_or(Link::closed) {
             self.conn = None;
             self.statements.clear();
-            self.listening = false;
+            self.listening.clear();
             self.conn = Some(Link::connect(&self.config)?);
             log::info!("reconnected to the state database {}", self.location);
         }
