@@ -473,6 +473,12 @@ mod tests {
         );
         assert!(err.contains("true or false"), "{err}");
         env.insert("PKGIMPORT_IMPORT_APPLIED".into(), "yes".into());
+        assert!(
+            Config::load(None, &env, &[])
+                .unwrap()
+                .bool("import.applied")
+        );
+        env.insert("PKGIMPORT_IMPORT_APPLIED".into(), "maybe".into());
         let err = format!("{:#}", Config::load(None, &env, &[]).unwrap_err());
         assert!(err.contains("PKGIMPORT_IMPORT_APPLIED"), "{err}");
     }
