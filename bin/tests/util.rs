@@ -314,6 +314,25 @@ impl TestEnv {
         self.cmd("import-one").arg(package).output().unwrap()
     }
 
+    /// `import-one package`, which must succeed; its log (stderr).
+    pub(crate) fn import_ok(&self, package: &str) -> String {
+        let out = self.import_one(package);
+        assert!(out.status.success(), "import-one {package}: {}", dump(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// `git args` in the package's remote repository, which must succeed; stdout, trimmed.
+    pub(crate) fn remote_git(&self, package: &str, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.state().join("remote").join(format!("{package}.git")))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", dump(&out));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     /// The refs of a package's remote repository: name → commit.
     pub(crate) fn remote_refs(&self, package: &str) -> BTreeMap<String, String> {
         let git = self.state().join("remote").join(format!("{package}.git"));
@@ -438,6 +457,39 @@ pub(crate) fn stop(child: Child, sig: &str, secs: u64) -> Output {
             );
         }
     }
+}
+
+/// Runs `cmd`, which must succeed; stdout, trimmed.
+pub(crate) fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The git tree id of everything under `dir`, as `git add -A -f` sees it.
+pub(crate) fn tree_of_dir(dir: &Path) -> String {
+    run_ok(Command::new("git").args(["init", "-q"]).current_dir(dir));
+    run_ok(
+        Command::new("git")
+            .args(["add", "-A", "-f"])
+            .current_dir(dir),
+    );
+    run_ok(Command::new("git").arg("write-tree").current_dir(dir))
+}
+
+/// The git tree id of what `dpkg-source -x --skip-patches` unpacks from `dsc`: the tree
+/// every version's import tag must hold.
+pub(crate) fn dpkg_source_tree(dsc: &Path) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let dest = work.path().join("src");
+    run_ok(
+        Command::new("dpkg-source")
+            .args(["--no-check", "--skip-patches", "-x"])
+            .arg(dsc)
+            .arg(&dest)
+            .env("LC_ALL", "C"),
+    );
+    tree_of_dir(&dest)
 }
 
 pub(crate) fn dump(out: &Output) -> String {

@@ -17,24 +17,6 @@ const BROKEN: (&str, &str) = (
     "0003-CVE-2025-4877-base64-Prevent-integer-overflow-and-po.patch",
 );
 
-fn import_ok(env: &TestEnv, package: &str) -> String {
-    let out = env.import_one(package);
-    assert!(out.status.success(), "import-one {package}: {}", dump(&out));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `git` in the package's remote; stdout, trimmed.
-fn git(env: &TestEnv, package: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(env.state().join("remote").join(format!("{package}.git")))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", dump(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 fn applied_tag(version: &str) -> String {
     format!(
         "refs/tags/applied/{}",
@@ -76,13 +58,8 @@ fn every_applied_tag_equals_dpkg_source_x_without_its_pc() {
     env.follow(&BOTH);
     let versions = fixture_versions();
     for package in versions.keys() {
-        import_ok(&env, package);
+        env.import_ok(package);
     }
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
     let mut checked = 0;
     for (package, list) in &versions {
         let refs = env.remote_refs(package);
@@ -101,22 +78,13 @@ fn every_applied_tag_equals_dpkg_source_x_without_its_pc() {
                 assert!(!refs.contains_key(&applied_tag(version)), "{refs:#?}");
                 continue;
             }
-            run(&mut dpkg);
+            run_ok(&mut dpkg);
             let pc = dest.join(".pc");
             if pc.exists() {
                 std::fs::remove_dir_all(&pc).unwrap();
             }
-            run(std::process::Command::new("git")
-                .args(["init", "-q"])
-                .current_dir(&dest));
-            run(std::process::Command::new("git")
-                .args(["add", "-A", "-f"])
-                .current_dir(&dest));
-            let expected = run(std::process::Command::new("git")
-                .arg("write-tree")
-                .current_dir(&dest));
-            let actual = git(
-                &env,
+            let expected = tree_of_dir(&dest);
+            let actual = env.remote_git(
                 package,
                 &["rev-parse", &format!("{}^{{tree}}", applied_tag(version))],
             );
@@ -138,7 +106,7 @@ fn a_patch_that_does_not_apply_moves_no_applied_ref(env: &TestEnv) {
     let _sim = env.start_sim();
     env.follow(&BOTH);
     let (version, patch) = BROKEN;
-    let log = import_ok(env, "libssh");
+    let log = env.import_ok("libssh");
     assert!(
         log.contains(patch) && log.contains("does not apply"),
         "{log}"
@@ -146,8 +114,7 @@ fn a_patch_that_does_not_apply_moves_no_applied_ref(env: &TestEnv) {
 
     let refs = env.remote_refs("libssh");
     // The unapplied refs hold the version.
-    let commit = git(
-        env,
+    let commit = env.remote_git(
         "libssh",
         &["rev-parse", &format!("{}^{{commit}}", import_tag(version))],
     );
@@ -162,7 +129,7 @@ fn a_patch_that_does_not_apply_moves_no_applied_ref(env: &TestEnv) {
     // Debian's versions have theirs. Nothing on the remote builds on the version's commit:
     // no half chain was pushed.
     assert!(refs.contains_key("refs/heads/importer/applied/debian/sid"));
-    let graph = git(env, "libssh", &["rev-list", "--all", "--parents"]);
+    let graph = env.remote_git("libssh", &["rev-list", "--all", "--parents"]);
     for line in graph.lines() {
         assert!(
             !line.split(' ').skip(1).any(|parent| parent == commit),
@@ -198,7 +165,7 @@ fn a_patch_that_does_not_apply_moves_no_applied_ref(env: &TestEnv) {
     assert!(page.contains(patch), "{page}");
 
     // A second run changes nothing: the warning is recorded, not retried into a chain.
-    import_ok(env, "libssh");
+    env.import_ok("libssh");
     assert_eq!(env.remote_refs("libssh"), refs);
     let out = env.ctl(&["verify", "libssh"]);
     assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
@@ -210,9 +177,8 @@ fn a_patch_that_does_not_apply_moves_no_applied_ref(env: &TestEnv) {
 fn the_log_of_the_applied_sid_branch_is_the_patch_list() {
     let env = TestEnv::new();
     let _sim = env.start_sim();
-    import_ok(&env, "libssh");
-    let log = git(
-        &env,
+    env.import_ok("libssh");
+    let log = env.remote_git(
         "libssh",
         &[
             "log",
@@ -231,8 +197,7 @@ fn the_log_of_the_applied_sid_branch_is_the_patch_list() {
             "Import libssh 0.12.2-1",
         ]
     );
-    let names = git(
-        &env,
+    let names = env.remote_git(
         "libssh",
         &[
             "log",
@@ -251,8 +216,7 @@ fn the_log_of_the_applied_sid_branch_is_the_patch_list() {
         ]
     );
     // Authors from the DEP-3 headers; dates from the changelog entry.
-    let authors = git(
-        &env,
+    let authors = env.remote_git(
         "libssh",
         &[
             "log",
@@ -275,24 +239,18 @@ fn the_log_of_the_applied_sid_branch_is_the_patch_list() {
     );
     // The tag is the branch's head; the sid branch itself is the unapplied import.
     assert_eq!(
-        git(&env, "libssh", &["rev-parse", &applied_tag("0.12.2-1")]),
-        git(
-            &env,
+        env.remote_git("libssh", &["rev-parse", &applied_tag("0.12.2-1")]),
+        env.remote_git(
             "libssh",
             &["rev-parse", "refs/heads/importer/applied/debian/sid"]
         )
     );
     assert_eq!(
-        git(
-            &env,
+        env.remote_git(
             "libssh",
             &["rev-parse", "refs/heads/importer/applied/debian/sid~3"]
         ),
-        git(
-            &env,
-            "libssh",
-            &["rev-parse", "refs/heads/importer/debian/sid"]
-        )
+        env.remote_git("libssh", &["rev-parse", "refs/heads/importer/debian/sid"])
     );
 }
 
@@ -302,11 +260,11 @@ fn the_log_of_the_applied_sid_branch_is_the_patch_list() {
 fn without_applied_chains_the_imports_are_the_same() {
     let with = TestEnv::new();
     let _sim = with.start_sim();
-    import_ok(&with, "hello");
+    with.import_ok("hello");
     let without = TestEnv::new();
     let _sim2 = without.start_sim();
     without.config_sections("", "[import]\napplied = false\n");
-    import_ok(&without, "hello");
+    without.import_ok("hello");
 
     let all = with.remote_refs("hello");
     assert!(all.keys().any(|r| is_applied(r)), "{all:#?}");
@@ -321,7 +279,7 @@ both_backends!(verify_and_reset_cover_the_applied_refs);
 /// `verify` compares the applied refs, and `reset --restore` puts them back.
 fn verify_and_reset_cover_the_applied_refs(env: &TestEnv) {
     let _sim = env.start_sim();
-    import_ok(env, "libssh");
+    env.import_ok("libssh");
     let before = env.remote_refs("libssh");
     let tag = applied_tag("0.12.2-1");
     let ok = std::process::Command::new("git")

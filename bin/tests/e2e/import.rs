@@ -12,12 +12,6 @@ use crate::util::*;
 
 const PACKAGES: [&str; 8] = FIXTURE_PACKAGES;
 
-fn import_ok(env: &TestEnv, package: &str) -> String {
-    let out = env.import_one(package);
-    assert!(out.status.success(), "import-one {package}: {}", dump(&out));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn all_refs(env: &TestEnv) -> BTreeMap<String, BTreeMap<String, String>> {
     PACKAGES
         .iter()
@@ -106,7 +100,7 @@ fn the_whole_fixture_history_imports_with_the_same_hashes_in_two_state_directori
 both_backends!(commits_carry_the_changelog_and_the_changelog_parent);
 fn commits_carry_the_changelog_and_the_changelog_parent(env: &TestEnv) {
     let _sim = env.start_sim();
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let git = env.state().join("remote/hello.git");
     let show = |rev: &str, format: &str| {
         let out = std::process::Command::new("git")
@@ -147,10 +141,10 @@ both_backends!(a_noop_rerun_asks_one_history_query_per_distribution_and_nothing_
 fn a_noop_rerun_asks_one_history_query_per_distribution_and_nothing_else(env: &TestEnv) {
     let sim = env.start_sim();
     env.follow(&["ubuntu", "debian"]);
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let before = env.remote_refs("hello");
     sim.reset_stats();
-    let log = import_ok(env, "hello");
+    let log = env.import_ok("hello");
     assert!(log.contains("nothing to import"), "{log}");
     let stats = sim.stats();
     // hello has 3 publications in Debian and 8 in Ubuntu, and the test pages hold 2: one
@@ -170,7 +164,7 @@ fn a_noop_rerun_asks_one_history_query_per_distribution_and_nothing_else(env: &T
 both_backends!(a_version_copied_to_a_new_series_is_a_ref_update_only);
 fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let before = env.remote_refs("hello");
     sim.publish(&Publish {
         distribution: None,
@@ -182,7 +176,7 @@ fn a_version_copied_to_a_new_series_is_a_ref_update_only(env: &TestEnv) {
     })
     .unwrap();
     sim.reset_stats();
-    let log = import_ok(env, "hello");
+    let log = env.import_ok("hello");
     assert!(log.contains("versions_imported=0 refs_updated=1"), "{log}");
     let stats = sim.stats();
     assert_eq!(
@@ -210,7 +204,7 @@ both_backends!(a_lost_work_repository_is_refilled_from_the_remote);
 /// it is fetched from the remote before a ref update or a new commit needs its history.
 fn a_lost_work_repository_is_refilled_from_the_remote(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(env, "hello");
+    env.import_ok("hello");
     std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
     sim.publish(&Publish {
         distribution: None,
@@ -221,7 +215,7 @@ fn a_lost_work_repository_is_refilled_from_the_remote(env: &TestEnv) {
         published: true,
     })
     .unwrap();
-    let log = import_ok(env, "hello");
+    let log = env.import_ok("hello");
     assert!(log.contains("lacks imported commits"), "{log}");
     assert!(log.contains("versions_imported=0 refs_updated=1"), "{log}");
     assert_consistent(env, "hello");
@@ -235,7 +229,7 @@ both_backends!(a_push_interrupted_on_a_lost_host_is_imported_afresh);
 fn a_push_interrupted_on_a_lost_host_is_imported_afresh(env: &TestEnv) {
     let reference = env.new_like();
     let _reference_sim = reference.start_sim();
-    import_ok(&reference, "hello");
+    reference.import_ok("hello");
 
     let _sim = env.start_sim();
     let out = env
@@ -250,7 +244,7 @@ fn a_push_interrupted_on_a_lost_host_is_imported_afresh(env: &TestEnv) {
         dump(&out)
     );
     std::fs::remove_dir_all(env.state().join("work/hello.git")).unwrap();
-    let log = import_ok(env, "hello");
+    let log = env.import_ok("hello");
     assert!(log.contains("dropped an interrupted push"), "{log}");
     assert_eq!(env.remote_refs("hello"), reference.remote_refs("hello"));
     assert_consistent(env, "hello");
@@ -259,7 +253,7 @@ fn a_push_interrupted_on_a_lost_host_is_imported_afresh(env: &TestEnv) {
 both_backends!(a_tampered_remote_is_detected_and_never_overwritten);
 fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
     let sim = env.start_sim();
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let out = env.ctl(&["verify", "hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", dump(&out));
 
@@ -310,14 +304,14 @@ fn a_tampered_remote_is_detected_and_never_overwritten(env: &TestEnv) {
     // A human resolves it; then imports flow again.
     env.ctl_ok(&["reset", "hello", "--restore"]);
     assert_eq!(env.ctl(&["verify", "hello"]).status.code(), Some(0));
-    import_ok(env, "hello");
+    env.import_ok("hello");
     assert_consistent(env, "hello");
 }
 
 both_backends!(adopting_the_remote_makes_the_audit_follow_it);
 fn adopting_the_remote_makes_the_audit_follow_it(env: &TestEnv) {
     let _sim = env.start_sim();
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let git = env.state().join("remote/hello.git");
     assert!(
         std::process::Command::new("git")
@@ -443,7 +437,7 @@ fn hostile_tarballs_are_refused_and_nothing_is_written_outside(env: &TestEnv) {
 both_backends!(a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result);
 fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result(reference: &TestEnv) {
     let _sim = reference.start_sim();
-    import_ok(reference, "hello");
+    reference.import_ok("hello");
     let expected = reference.remote_refs("hello");
 
     for point in pkgimport_importer::import::FAULT_POINTS {
@@ -465,7 +459,7 @@ fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result(reference: 
             "{point}: {}",
             dump(&out)
         );
-        import_ok(&env, "hello");
+        env.import_ok("hello");
         assert_eq!(
             env.remote_refs("hello"),
             expected,
@@ -486,7 +480,7 @@ fn a_crash_at_every_fault_point_recovers_to_the_uninterrupted_result(reference: 
         );
         // And a third run has nothing to do.
         assert!(
-            import_ok(&env, "hello").contains("nothing to import"),
+            env.import_ok("hello").contains("nothing to import"),
             "{point}"
         );
     }
@@ -519,42 +513,18 @@ fn every_imported_tree_equals_dpkg_source_output() {
     let env = TestEnv::new();
     let _sim = env.start_sim();
     for p in PACKAGES {
-        import_ok(&env, p);
+        env.import_ok(p);
     }
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
     let mut checked = 0;
     // Debian's versions: the distribution the tests configure.
     for (package, versions) in debian_fixture_versions() {
         for version in &versions {
-            let dsc = fixture_dsc(&package, version);
-            let work = tempfile::tempdir().unwrap();
-            let dest = work.path().join("src");
-            run(std::process::Command::new("dpkg-source")
-                .args(["--no-check", "--skip-patches", "-x"])
-                .arg(&dsc)
-                .arg(&dest)
-                .env("LC_ALL", "C"));
-            run(std::process::Command::new("git")
-                .args(["init", "-q"])
-                .current_dir(&dest));
-            run(std::process::Command::new("git")
-                .args(["add", "-A", "-f"])
-                .current_dir(&dest));
-            let expected = run(std::process::Command::new("git")
-                .arg("write-tree")
-                .current_dir(&dest));
+            let expected = dpkg_source_tree(&fixture_dsc(&package, version));
             let tag = format!(
                 "refs/tags/import/{}",
                 pkgimport_unpack::mangle_version(version)
             );
-            let actual = run(std::process::Command::new("git")
-                .arg("--git-dir")
-                .arg(env.state().join("remote").join(format!("{package}.git")))
-                .args(["rev-parse", &format!("{tag}^{{tree}}")]));
+            let actual = env.remote_git(&package, &["rev-parse", &format!("{tag}^{{tree}}")]);
             assert_eq!(actual, expected, "{package} {version}");
             checked += 1;
         }
@@ -597,7 +567,7 @@ fn a_work_repository_with_many_packs_is_repacked_into_one() {
         pack.finish().unwrap();
     }
     assert_eq!(repo.pack_count().unwrap(), 15);
-    let log = import_ok(&env, "hello");
+    let log = env.import_ok("hello");
     assert!(
         log.contains("repacked the work repository (16 packs into one)"),
         "{log}"
@@ -625,7 +595,7 @@ fn a_work_repository_with_many_packs_is_repacked_into_one() {
 fn a_file_shared_by_versions_is_downloaded_once() {
     let env = TestEnv::new();
     let sim = env.start_sim();
-    import_ok(&env, "hello");
+    env.import_ok("hello");
     // hello 2.10-2 and 2.10-3 share hello_2.10.orig.tar.gz (and its .asc): every file of
     // the package's Debian versions is fetched exactly once.
     let files = debian_fixture_files("hello").len() as u64;
@@ -654,6 +624,6 @@ fn launchpad_down_or_an_unreachable_remote_exit_69_and_record_nothing(env: &Test
     assert_eq!(out.status.code(), Some(69), "{}", dump(&out));
     // The push is marked and waits: once the remote is back, the next run finishes it.
     env.config("");
-    import_ok(env, "hello");
+    env.import_ok("hello");
     assert_consistent(env, "hello");
 }

@@ -13,24 +13,6 @@ const PACKAGES: [&str; 4] = ["hello", "libcap2", "intel2gas", "tgt"];
 /// Ubuntu first, as the shipped default lists them.
 const BOTH: [&str; 2] = ["ubuntu", "debian"];
 
-fn import_ok(env: &TestEnv, package: &str) -> String {
-    let out = env.import_one(package);
-    assert!(out.status.success(), "import-one {package}: {}", dump(&out));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `git` in the package's remote; stdout, trimmed.
-fn git(env: &TestEnv, package: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(env.state().join("remote").join(format!("{package}.git")))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", dump(&out));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 fn tag(version: &str) -> String {
     format!(
         "refs/tags/import/{}",
@@ -44,8 +26,7 @@ fn branch(name: &str) -> String {
 
 /// The commit of version `version` of `package` on the remote.
 fn commit(env: &TestEnv, package: &str, version: &str) -> String {
-    git(
-        env,
+    env.remote_git(
         package,
         &["rev-parse", &format!("{}^{{commit}}", tag(version))],
     )
@@ -53,7 +34,7 @@ fn commit(env: &TestEnv, package: &str, version: &str) -> String {
 
 /// The parents of `rev`, space-separated.
 fn parents(env: &TestEnv, package: &str, rev: &str) -> Vec<String> {
-    git(env, package, &["show", "-s", "--format=%P", rev])
+    env.remote_git(package, &["show", "-s", "--format=%P", rev])
         .split_whitespace()
         .map(str::to_owned)
         .collect()
@@ -64,7 +45,7 @@ fn ubuntu_and_debian_share_one_history(env: &TestEnv) {
     let _sim = env.start_sim();
     env.follow(&BOTH);
     for p in PACKAGES {
-        import_ok(env, p);
+        env.import_ok(p);
     }
 
     // Each Ubuntu version's first parent is the Debian (or Ubuntu) version it came from.
@@ -103,7 +84,7 @@ fn ubuntu_and_debian_share_one_history(env: &TestEnv) {
     }
     // Eight versions, and the patches-applied chain of the one with a quilt patch
     // (2.10-2ubuntu1.1's bound-greeting.patch).
-    let versions = git(env, "hello", &["rev-list", "--all", "--count"]);
+    let versions = env.remote_git("hello", &["rev-list", "--all", "--count"]);
     assert_eq!(
         versions, "9",
         "one commit per version and per patch of hello, no more"
@@ -169,7 +150,7 @@ fn ubuntu_and_debian_share_one_history(env: &TestEnv) {
     let _other_sim = other.start_sim();
     other.follow(&BOTH);
     for p in PACKAGES {
-        import_ok(&other, p);
+        other.import_ok(p);
         assert_eq!(other.remote_refs(p), env.remote_refs(p), "{p}");
     }
 }
@@ -185,7 +166,7 @@ fn a_sync_that_drops_ubuntus_delta_fast_forwards_the_ubuntu_branch(env: &TestEnv
         .unwrap();
     });
     env.follow(&BOTH);
-    import_ok(env, "hello");
+    env.import_ok("hello");
     let before = env.remote_refs("hello");
     let delta = commit(env, "hello", "2.10-3ubuntu1");
     assert_eq!(before[&branch("ubuntu/resolute")], delta);
@@ -203,7 +184,7 @@ fn a_sync_that_drops_ubuntus_delta_fast_forwards_the_ubuntu_branch(env: &TestEnv
         })
         .unwrap();
     }
-    let log = import_ok(env, "hello");
+    let log = env.import_ok("hello");
     assert!(log.contains("publish_commits=2"), "{log}");
     let after = env.remote_refs("hello");
     let synced = commit(env, "hello", "2.12.3-1");
@@ -219,19 +200,18 @@ fn a_sync_that_drops_ubuntus_delta_fast_forwards_the_ubuntu_branch(env: &TestEnv
             "{name}"
         );
         assert_eq!(
-            git(env, "hello", &["rev-parse", &format!("{tip}^{{tree}}")]),
-            git(env, "hello", &["rev-parse", &format!("{synced}^{{tree}}")]),
+            env.remote_git("hello", &["rev-parse", &format!("{tip}^{{tree}}")]),
+            env.remote_git("hello", &["rev-parse", &format!("{synced}^{{tree}}")]),
             "{name}"
         );
         assert!(
-            git(env, "hello", &["show", "-s", "--format=%s", tip])
+            env.remote_git("hello", &["show", "-s", "--format=%s", tip])
                 .starts_with("Publish hello 2.12.3-1 on importer/"),
             "{name}"
         );
     }
     assert_eq!(
-        git(
-            env,
+        env.remote_git(
             "hello",
             &["rev-parse", &format!("{}^{{commit}}", tag("2.12.3-1"))]
         ),
@@ -239,7 +219,7 @@ fn a_sync_that_drops_ubuntus_delta_fast_forwards_the_ubuntu_branch(env: &TestEnv
         "the tag names the version's own commit"
     );
     // Re-running changes nothing; the remote and the audit agree.
-    let again = import_ok(env, "hello");
+    let again = env.import_ok("hello");
     assert!(again.contains("nothing to import"), "{again}");
     let out = env.ctl(&["verify", "hello"]);
     assert!(out.status.success(), "{}", dump(&out));
@@ -253,37 +233,16 @@ fn every_ubuntu_and_debian_tree_equals_dpkg_source_output() {
     let _sim = env.start_sim();
     env.follow(&BOTH);
     for p in PACKAGES {
-        import_ok(&env, p);
+        env.import_ok(p);
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixtures().join("archive/manifest.json")).unwrap())
             .unwrap();
-    let run = |cmd: &mut std::process::Command| {
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{cmd:?}: {}", dump(&out));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
     let mut checked = 0;
     for package in PACKAGES {
         for version in manifest[package].as_object().unwrap().keys() {
-            let work = tempfile::tempdir().unwrap();
-            let dest = work.path().join("src");
-            run(std::process::Command::new("dpkg-source")
-                .args(["--no-check", "--skip-patches", "-x"])
-                .arg(fixture_dsc(package, version))
-                .arg(&dest)
-                .env("LC_ALL", "C"));
-            run(std::process::Command::new("git")
-                .args(["init", "-q"])
-                .current_dir(&dest));
-            run(std::process::Command::new("git")
-                .args(["add", "-A", "-f"])
-                .current_dir(&dest));
-            let expected = run(std::process::Command::new("git")
-                .arg("write-tree")
-                .current_dir(&dest));
-            let actual = git(
-                &env,
+            let expected = dpkg_source_tree(&fixture_dsc(package, version));
+            let actual = env.remote_git(
                 package,
                 &["rev-parse", &format!("{}^{{tree}}", tag(version))],
             );
