@@ -42,6 +42,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/tokens", get(tokens).post(add_token))
         .route("/api/v1/tokens/{name}", delete(revoke_token))
         .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(wrong_method)
+}
+
+/// 405, with the same JSON error body as every other refusal of the API.
+async fn wrong_method() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
 }
 
 /// A JSON answer.

@@ -207,11 +207,7 @@ fn an_operator_logs_in_and_retries_a_failed_package_in_a_real_browser() {
     assert_no_script("/login", &browser.source());
     browser.type_into("#token", &token);
     browser.click("form[action=\"/login\"] button[type=\"submit\"]");
-    assert_eq!(
-        browser.current_url(),
-        svc.url("/"),
-        "logging in leads to the index"
-    );
+    browser.wait_for_url(&svc.url("/"), "logging in leads to the index");
     let index = browser.source();
     assert!(
         index.contains("olga"),

@@ -65,5 +65,7 @@ fn every_documented_route_answers() {
     // Reading with a token works as well as without when reading is public.
     assert_eq!(get_as(&svc.url("/api/v1/queue"), &operator).status, 200);
     // A GET on an action is not an action.
-    assert_eq!(get(&svc.url("/api/v1/pause")).status, 405);
+    let wrong = get(&svc.url("/api/v1/pause"));
+    assert_eq!(wrong.status, 405);
+    assert!(wrong.body.contains("\"error\""), "{}", wrong.body);
 }
