@@ -333,35 +333,33 @@ struct Bins {
     target_dir: PathBuf,
 }
 
-fn build_release() -> anyhow::Result<Bins> {
+/// Builds `bins` of the package-importer package in release mode; the directory they are in
+/// (the one this xtask runs from).
+pub(crate) fn cargo_build_release(bins: &[&str]) -> anyhow::Result<PathBuf> {
     eprintln!("building release binaries...");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "package-importer",
-            "--bin",
-            "driver",
-            "--bin",
-            "importctl",
-            "--bin",
-            "lp-sim",
-            "--bin",
-            "poll-uploads",
-            "--bin",
-            "import-one",
-        ])
-        .status()
-        .context("running cargo build")?;
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "--release", "-p", "package-importer"]);
+    for bin in bins {
+        cmd.args(["--bin", bin]);
+    }
+    let status = cmd.status().context("running cargo build")?;
     if !status.success() {
         bail!("cargo build failed");
     }
-    let dir = std::env::current_exe()?
+    Ok(std::env::current_exe()?
         .parent()
         .context("exe dir")?
-        .to_owned();
+        .to_owned())
+}
+
+fn build_release() -> anyhow::Result<Bins> {
+    let dir = cargo_build_release(&[
+        "driver",
+        "importctl",
+        "lp-sim",
+        "poll-uploads",
+        "import-one",
+    ])?;
     Ok(Bins {
         driver: dir.join("driver"),
         importctl: dir.join("importctl"),

@@ -84,19 +84,7 @@ pub(crate) fn web_load(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn build() -> anyhow::Result<Programs> {
-    eprintln!("building release binaries...");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "package-importer"])
-        .args(["--bin", "driver", "--bin", "importer-web"])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build failed");
-    }
-    let dir = std::env::current_exe()?
-        .parent()
-        .context("exe dir")?
-        .to_owned();
+    let dir = crate::cargo_build_release(&["driver", "importer-web"])?;
     Ok(Programs {
         driver: dir.join("driver"),
         web: dir.join("importer-web"),

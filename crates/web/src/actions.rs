@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use pkgimport_core::{PackageName, Priority};
 use pkgimport_queue::{NewAction, Role};
 use serde::Deserialize;
@@ -204,45 +204,28 @@ pub(crate) struct Fields {
 /// The form routes.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/packages/{name}/enqueue", post(form_enqueue))
-        .route("/packages/{name}/retry", post(form_retry))
-        .route("/packages/{name}/reset", post(form_reset))
+        .route(
+            "/packages/{name}/enqueue",
+            package_form(|p| Act::Enqueue(p, Priority::MANUAL)),
+        )
+        .route("/packages/{name}/retry", package_form(Act::Retry))
+        .route("/packages/{name}/reset", package_form(Act::AdoptRemote))
         .route("/failures/retry", post(form_retry_signature))
         .route("/pause", post(form_pause))
         .route("/resume", post(form_resume))
 }
 
-async fn form_enqueue(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    axum::Form(fields): axum::Form<Fields>,
-) -> Response {
-    let back = format!("/packages/{name}");
-    let act = package(&name).map(|p| Act::Enqueue(p, Priority::MANUAL));
-    form_action(&state, &headers, &fields, act, &back).await
-}
-
-async fn form_retry(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    axum::Form(fields): axum::Form<Fields>,
-) -> Response {
-    let back = format!("/packages/{name}");
-    let act = package(&name).map(Act::Retry);
-    form_action(&state, &headers, &fields, act, &back).await
-}
-
-async fn form_reset(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    axum::Form(fields): axum::Form<Fields>,
-) -> Response {
-    let back = format!("/packages/{name}");
-    let act = package(&name).map(Act::AdoptRemote);
-    form_action(&state, &headers, &fields, act, &back).await
+/// The route of a form acting on the package its URL names; back to its page after.
+fn package_form(act: fn(PackageName) -> Act) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Path(name): Path<String>,
+              headers: HeaderMap,
+              axum::Form(fields): axum::Form<Fields>| async move {
+            let back = format!("/packages/{name}");
+            form_action(&state, &headers, &fields, package(&name).map(act), &back).await
+        },
+    )
 }
 
 async fn form_retry_signature(

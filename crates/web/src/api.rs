@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use pkgimport_core::Priority;
 use pkgimport_queue::{Role, Timestamp};
 use serde::Deserialize;
@@ -27,12 +27,12 @@ use crate::{Error, State as AppState, layout};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/status", get(status))
+        .route("/api/v1/status", fixed(Page::Index))
         .route("/api/v1/packages/{name}", get(package_view))
-        .route("/api/v1/failures", get(failures))
-        .route("/api/v1/queue", get(queue))
-        .route("/api/v1/runs", get(runs))
-        .route("/api/v1/actions", get(actions))
+        .route("/api/v1/failures", fixed(Page::Failures))
+        .route("/api/v1/queue", fixed(Page::Queue))
+        .route("/api/v1/runs", fixed(Page::Runs))
+        .route("/api/v1/actions", fixed(Page::Actions))
         .route("/api/v1/packages/{name}/enqueue", post(enqueue))
         .route("/api/v1/packages/{name}/retry", post(retry))
         .route("/api/v1/packages/{name}/reset", post(reset))
@@ -137,24 +137,9 @@ async fn view(state: AppState, headers: HeaderMap, page: Page) -> Response {
     }
 }
 
-async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    view(state, headers, Page::Index).await
-}
-
-async fn failures(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    view(state, headers, Page::Failures).await
-}
-
-async fn queue(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    view(state, headers, Page::Queue).await
-}
-
-async fn runs(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    view(state, headers, Page::Runs).await
-}
-
-async fn actions(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    view(state, headers, Page::Actions).await
+/// The route of a view that is always cached.
+fn fixed(page: Page) -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, headers: HeaderMap| view(state, headers, page))
 }
 
 async fn package_view(

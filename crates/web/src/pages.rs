@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use maud::html;
 use serde::Deserialize;
 
@@ -20,13 +20,13 @@ use crate::{State as AppState, layout, writer};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
+        .route("/", fixed(Page::Index))
         .route("/packages", get(lookup))
         .route("/packages/{name}", get(package_page))
-        .route("/failures", get(failures))
-        .route("/queue", get(queue))
-        .route("/runs", get(runs))
-        .route("/actions", get(actions))
+        .route("/failures", fixed(Page::Failures))
+        .route("/queue", fixed(Page::Queue))
+        .route("/runs", fixed(Page::Runs))
+        .route("/actions", fixed(Page::Actions))
         .route("/style.css", get(style))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
@@ -83,24 +83,9 @@ async fn serve(state: AppState, headers: HeaderMap, page: Page) -> Response {
     }
 }
 
-async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve(state, headers, Page::Index).await
-}
-
-async fn failures(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve(state, headers, Page::Failures).await
-}
-
-async fn queue(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve(state, headers, Page::Queue).await
-}
-
-async fn runs(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve(state, headers, Page::Runs).await
-}
-
-async fn actions(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    serve(state, headers, Page::Actions).await
+/// The route of a page that is always cached.
+fn fixed(page: Page) -> MethodRouter<AppState> {
+    get(|State(state): State<AppState>, headers: HeaderMap| serve(state, headers, page))
 }
 
 async fn package_page(
